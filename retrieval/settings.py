@@ -1,0 +1,158 @@
+"""All of newsbot's settings, read from the environment and ``.env`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from retrieval.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "newsbot"
+
+
+def _default_seed_dir() -> Path | None:
+    candidate = PROJECT_ROOT / "data"
+    return candidate if candidate.is_dir() else None
+
+
+def _default_offline_dir() -> Path | None:
+    """A ``shared/`` folder beside the checkout holds model files for machines without internet."""
+    candidate = PROJECT_ROOT.parent / "shared"
+    return candidate if candidate.is_dir() else None
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """One place for every setting. Env names are given in ``validation_alias``."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # storage
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=_alias("NEWSBOT_DATA_DIR", "data_dir"))
+    seed_dir: Path | None = Field(
+        default_factory=_default_seed_dir, validation_alias=_alias("NEWSBOT_SEED_DIR", "seed_dir")
+    )
+    chroma_path: Path | None = Field(default=None, validation_alias=_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
+    chroma_host: str | None = Field(default=None, validation_alias=_alias("CHROMA_HOST", "chroma_host"))
+    chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=_alias("CHROMA_PORT", "chroma_port"))
+
+    # offline assets (model files, tiktoken cache) for machines without internet
+    offline_dir: Path | None = Field(
+        default_factory=_default_offline_dir, validation_alias=_alias("NEWSBOT_OFFLINE_DIR", "offline_dir")
+    )
+    tiktoken_cache_dir: Path | None = Field(
+        default=None, validation_alias=_alias("TIKTOKEN_CACHE_DIR", "tiktoken_cache_dir")
+    )
+
+    # embeddings
+    embedder: Literal["default", "openai"] = Field(
+        default="default", validation_alias=_alias("NEWSBOT_EMBEDDER", "embedder")
+    )
+    embedding_model_dir: Path | None = Field(
+        default=None, validation_alias=_alias("NEWSBOT_EMBEDDING_MODEL_DIR", "embedding_model_dir")
+    )
+    openai_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        validation_alias=_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
+    )
+
+    # language model (any OpenAI-compatible endpoint)
+    llm_base_url: str | None = Field(default=None, validation_alias=_alias("OPENAI_BASE_URL", "llm_base_url"))
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias=_alias("OPENAI_API_KEY", "llm_api_key"))
+    llm_model: str = Field(default="gpt-4o-mini", validation_alias=_alias("NEWSBOT_LLM_MODEL", "llm_model"))
+    llm_timeout: float = Field(default=30.0, gt=0, validation_alias=_alias("NEWSBOT_LLM_TIMEOUT", "llm_timeout"))
+    llm_max_retries: int = Field(
+        default=3, ge=0, le=10, validation_alias=_alias("NEWSBOT_LLM_MAX_RETRIES", "llm_max_retries")
+    )
+    llm_max_tokens: int = Field(default=500, ge=16, validation_alias=_alias("NEWSBOT_LLM_MAX_TOKENS", "llm_max_tokens"))
+    llm_disabled: bool = Field(default=False, validation_alias=_alias("NEWSBOT_LLM_DISABLED", "llm_disabled"))
+
+    # chunking, retrieval, answering
+    chunk_tokens: int = Field(default=200, ge=32, le=400, validation_alias=_alias("NEWSBOT_CHUNK_TOKENS", "chunk_tokens"))
+    chunk_overlap: int = Field(default=40, ge=0, validation_alias=_alias("NEWSBOT_CHUNK_OVERLAP", "chunk_overlap"))
+    top_k: int = Field(default=6, ge=1, le=50, validation_alias=_alias("NEWSBOT_TOP_K", "top_k"))
+    passages_per_article: int = Field(
+        default=3, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
+    )
+    min_similarity: float = Field(
+        default=0.30, ge=-1, le=1, validation_alias=_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")
+    )
+    context_tokens: int = Field(
+        default=3000, ge=200, validation_alias=_alias("NEWSBOT_CONTEXT_TOKENS", "context_tokens")
+    )
+
+    # limits on input
+    max_question_chars: int = Field(
+        default=1000, ge=10, validation_alias=_alias("NEWSBOT_MAX_QUESTION_CHARS", "max_question_chars")
+    )
+    max_article_bytes: int = Field(
+        default=2_000_000, ge=1000, validation_alias=_alias("NEWSBOT_MAX_ARTICLE_BYTES", "max_article_bytes")
+    )
+    fetch_timeout: float = Field(default=15.0, gt=0, validation_alias=_alias("NEWSBOT_FETCH_TIMEOUT", "fetch_timeout"))
+    fetch_max_bytes: int = Field(
+        default=5_000_000, ge=1000, validation_alias=_alias("NEWSBOT_FETCH_MAX_BYTES", "fetch_max_bytes")
+    )
+    allow_private_urls: bool = Field(
+        default=False, validation_alias=_alias("NEWSBOT_ALLOW_PRIVATE_URLS", "allow_private_urls")
+    )
+
+    # Discord (used by bot/ only; kept here so there is one settings class)
+    discord_token: SecretStr | None = Field(default=None, validation_alias=_alias("DISCORD_TOKEN", "discord_token"))
+    discord_api_base: str | None = Field(
+        default=None, validation_alias=_alias("DISCORD_API_BASE", "discord_api_base")
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, validation_alias=_alias("DISCORD_GATEWAY_URL", "discord_gateway_url")
+    )
+    discord_dev_guild: int | None = Field(
+        default=None, validation_alias=_alias("NEWSBOT_DEV_GUILD", "discord_dev_guild")
+    )
+    discord_admin_role: str | None = Field(
+        default=None, validation_alias=_alias("NEWSBOT_ADMIN_ROLE", "discord_admin_role")
+    )
+    discord_allow_dms: bool = Field(default=False, validation_alias=_alias("NEWSBOT_ALLOW_DMS", "discord_allow_dms"))
+    discord_sharded: bool = Field(default=False, validation_alias=_alias("NEWSBOT_SHARDED", "discord_sharded"))
+    rate_limit_questions: int = Field(
+        default=5, ge=1, validation_alias=_alias("NEWSBOT_RATE_LIMIT_QUESTIONS", "rate_limit_questions")
+    )
+    rate_limit_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_alias("NEWSBOT_RATE_LIMIT_SECONDS", "rate_limit_seconds")
+    )
+    stream_edit_interval: float = Field(
+        default=1.0, ge=0, validation_alias=_alias("NEWSBOT_STREAM_EDIT_INTERVAL", "stream_edit_interval")
+    )
+
+    @field_validator("llm_base_url", "chroma_host", "discord_api_base", "discord_gateway_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def llm_configured(self) -> bool:
+        return not self.llm_disabled and bool(self.llm_base_url or self.llm_api_key)
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        return self.chroma_path or self.data_dir / "chroma"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings; a bad value becomes one ConfigError line naming the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err.get("loc", ())) or "setting"
+        raise ConfigError(f"Invalid setting {name}: {err.get('msg', 'bad value')}.", hint="Check your environment or .env file.") from None
