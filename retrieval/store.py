@@ -1,0 +1,290 @@
+"""Chroma, and only here: chunks in, typed objects out. One collection per library."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from retrieval.errors import EmbedderMismatchError, InputError, StoreError
+from retrieval.models import ArticleSummary, Chunk, Source
+
+MAX_BATCH = 5000  # Chroma refuses more than 5,461 records per add
+_LIBRARY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
+_PREFIX = "newsbot-"
+_EMBEDDER_KEY = "newsbot_embedder"
+_GENERATION_KEY = "newsbot_generation"
+
+
+def validate_library(name: str) -> str:
+    if not _LIBRARY_NAME.match(name or ""):
+        raise InputError(
+            f"'{name}' is not a valid library name.",
+            hint="Use 1-63 letters, digits, '-' or '_', starting and ending with a letter or digit.",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    chunk: Chunk
+    distance: float
+
+
+def _metadata(chunk: Chunk) -> dict[str, str | int]:
+    src = chunk.source
+    meta: dict[str, str | int] = {
+        "article_id": src.article_id,
+        "title": src.title,
+        "position": chunk.position,
+        "content_hash": chunk.content_hash,
+    }
+    if src.publisher:
+        meta["publisher"] = src.publisher
+    if src.url:
+        meta["url"] = src.url
+    if src.published:
+        meta["published"] = src.published.isoformat()
+        meta["published_int"] = int(src.published.strftime("%Y%m%d"))
+    return meta
+
+
+def _source(meta: dict) -> Source:
+    published = meta.get("published")
+    return Source(
+        article_id=str(meta["article_id"]),
+        title=str(meta.get("title", "")),
+        publisher=meta.get("publisher"),
+        url=meta.get("url"),
+        published=date.fromisoformat(published) if published else None,
+    )
+
+
+def _chunk(chunk_id: str, document: str | None, meta: dict) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        source=_source(meta),
+        position=int(meta.get("position", 0)),
+        text=document or "",
+        content_hash=str(meta.get("content_hash", "")),
+    )
+
+
+class ChromaStore:
+    """Chunks of every library in one Chroma client (embedded on disk or a ``chroma run`` server)."""
+
+    def __init__(self, client: chromadb.api.ClientAPI, *, embedder_name: str, identity: str = "local") -> None:
+        self._client = client
+        self.embedder_name = embedder_name
+        self.identity = identity  # names the Chroma instance, so derived indexes are kept per instance
+
+    @classmethod
+    def connect(cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str) -> ChromaStore:
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if host:
+                client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+                return cls(client, embedder_name=embedder_name, identity=f"{host}_{port}")
+            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            where = f"the Chroma server at {host}:{port}" if host else f"the Chroma folder {path}"
+            raise StoreError(f"Could not open {where} ({type(exc).__name__}).", hint="Check CHROMA_HOST/CHROMA_PORT or NEWSBOT_CHROMA_PATH.") from None
+        return cls(client, embedder_name=embedder_name, identity="local")
+
+    # -- collections -------------------------------------------------------------------------
+    def _collection(self, library: str, *, create: bool = True, check: bool = True):
+        name = _PREFIX + validate_library(library)
+        try:
+            if create:
+                col = self._client.get_or_create_collection(
+                    name,
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine", _EMBEDDER_KEY: self.embedder_name, _GENERATION_KEY: "0"},
+                )
+            else:
+                col = self._client.get_collection(name, embedding_function=None)
+        except Exception as exc:
+            if not create:
+                return None
+            raise StoreError(f"Chroma refused to open library '{library}' ({type(exc).__name__}: {exc}).") from None
+        built_with = (col.metadata or {}).get(_EMBEDDER_KEY)
+        if check and built_with and built_with != self.embedder_name:
+            raise EmbedderMismatchError(
+                f"Library '{library}' was built with the '{built_with}' embedder, but '{self.embedder_name}' is configured.",
+                hint=f"Run `newsbot reindex --library {library}` to rebuild it, or set NEWSBOT_EMBEDDER back.",
+            )
+        return col
+
+    def libraries(self) -> list[str]:
+        names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        return sorted(n[len(_PREFIX) :] for n in names if n.startswith(_PREFIX) and "--" not in n)
+
+    def built_with(self, library: str) -> str | None:
+        col = self._collection(library, create=False, check=False)
+        return None if col is None else (col.metadata or {}).get(_EMBEDDER_KEY)
+
+    def generation(self, library: str) -> str:
+        col = self._collection(library, create=False, check=False)
+        return "missing" if col is None else str((col.metadata or {}).get(_GENERATION_KEY, "0"))
+
+    def _bump(self, col) -> None:
+        meta = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta[_GENERATION_KEY] = uuid.uuid4().hex
+        col.modify(metadata=meta)
+
+    # -- writes ------------------------------------------------------------------------------
+    def add(self, library: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        """Add chunks; the generation is bumped before and after so readers of derived indexes resync."""
+        if not chunks:
+            return
+        col = self._collection(library)
+        self._bump(col)
+        for start in range(0, len(chunks), MAX_BATCH):
+            batch = chunks[start : start + MAX_BATCH]
+            col.add(
+                ids=[c.id for c in batch],
+                embeddings=np.asarray(embeddings[start : start + MAX_BATCH], dtype=np.float32),
+                documents=[c.text for c in batch],
+                metadatas=[_metadata(c) for c in batch],
+            )
+        self._bump(col)
+
+    def delete(self, library: str, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        col = self._collection(library)
+        self._bump(col)
+        for start in range(0, len(ids), MAX_BATCH):
+            col.delete(ids=list(ids[start : start + MAX_BATCH]))
+        self._bump(col)
+
+    def drop(self, library: str) -> None:
+        try:
+            self._client.delete_collection(_PREFIX + validate_library(library))
+        except Exception:
+            pass
+
+    # -- reads -------------------------------------------------------------------------------
+    def versions(self, library: str, article_id: str) -> dict[str, list[str]]:
+        """Chunk ids of an article grouped by content hash (more than one hash = an update was interrupted)."""
+        col = self._collection(library)
+        got = col.get(where={"article_id": article_id}, include=["metadatas"])
+        out: dict[str, list[str]] = {}
+        for chunk_id, meta in zip(got["ids"], got["metadatas"] or []):
+            out.setdefault(str(meta.get("content_hash", "")), []).append(chunk_id)
+        return out
+
+    def count(self, library: str) -> int:
+        col = self._collection(library, create=False, check=False)
+        return 0 if col is None else col.count()
+
+    def query(self, library: str, embedding: np.ndarray, n: int, where: dict | None = None) -> list[VectorHit]:
+        col = self._collection(library)
+        total = col.count()
+        if total == 0:
+            return []
+        res = col.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=min(n, total),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            VectorHit(_chunk(i, d, m), float(dist))
+            for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+        ]
+
+    def get(self, library: str, ids: Sequence[str], *, with_embeddings: bool = False) -> tuple[list[Chunk], np.ndarray | None]:
+        if not ids:
+            return [], (np.zeros((0, 0), dtype=np.float32) if with_embeddings else None)
+        col = self._collection(library)
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        got = col.get(ids=list(ids), include=include)
+        chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32) if with_embeddings else None
+        return chunks, vectors
+
+    def ids(self, library: str) -> list[str]:
+        col = self._collection(library, create=False, check=False)
+        if col is None:
+            return []
+        out: list[str] = []
+        offset, page = 0, 20000
+        while True:
+            got = col.get(include=[], limit=page, offset=offset)
+            out.extend(got["ids"])
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def iter_chunks(self, library: str, *, batch: int = 2000, with_embeddings: bool = False) -> Iterator[tuple[Chunk, np.ndarray | None]]:
+        col = self._collection(library, create=False, check=False)
+        if col is None:
+            return
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        offset = 0
+        while True:
+            got = col.get(include=include, limit=batch, offset=offset)
+            vectors = got.get("embeddings") if with_embeddings else None
+            for k, (i, d, m) in enumerate(zip(got["ids"], got["documents"], got["metadatas"])):
+                yield _chunk(i, d, m), (np.asarray(vectors[k], dtype=np.float32) if vectors is not None else None)
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
+    def articles(self, library: str) -> list[ArticleSummary]:
+        counts: dict[str, int] = {}
+        sources: dict[str, Source] = {}
+        col = self._collection(library, create=False, check=False)
+        if col is None:
+            return []
+        offset, page = 0, 5000
+        while True:
+            got = col.get(include=["metadatas"], limit=page, offset=offset)
+            for meta in got["metadatas"] or []:
+                aid = str(meta["article_id"])
+                counts[aid] = counts.get(aid, 0) + 1
+                sources.setdefault(aid, _source(meta))
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        rows = [ArticleSummary(source=sources[a], chunks=n) for a, n in counts.items()]
+        return sorted(rows, key=lambda r: (r.source.published or date.min, r.source.title), reverse=True)
+
+    def rebuild(self, library: str, batches: Iterator[tuple[list[Chunk], np.ndarray]]) -> int:
+        """Write a fresh collection with the configured embedder, then swap it in for the old one.
+
+        The old collection stays intact until the new one is complete, so an interrupted rebuild
+        loses nothing (its leftover is removed by the next rebuild).
+        """
+        name = _PREFIX + validate_library(library)
+        tmp_name = name + "--rebuild"
+        try:
+            self._client.delete_collection(tmp_name)
+        except Exception:
+            pass
+        tmp = self._client.create_collection(
+            tmp_name,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", _EMBEDDER_KEY: self.embedder_name, _GENERATION_KEY: uuid.uuid4().hex},
+        )
+        written = 0
+        for chunks, vectors in batches:
+            for start in range(0, len(chunks), MAX_BATCH):
+                part = chunks[start : start + MAX_BATCH]
+                tmp.add(
+                    ids=[c.id for c in part],
+                    embeddings=np.asarray(vectors[start : start + MAX_BATCH], dtype=np.float32),
+                    documents=[c.text for c in part],
+                    metadatas=[_metadata(c) for c in part],
+                )
+                written += len(part)
+        self.drop(library)
+        tmp.modify(name=name)
+        return written
