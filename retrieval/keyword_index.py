@@ -40,6 +40,23 @@ def query_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def _stem(word: str) -> str:
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def term_coverage(terms: Sequence[str], text: str) -> float:
+    """Share of ``terms`` that occur in ``text`` (light stemming), 0.0 when there are no terms."""
+    if not terms:
+        return 0.0
+    words = {_stem(w.strip("'’.-")) for w in _WORD.findall(text.lower())}
+    return sum(1 for t in terms if _stem(t) in words) / len(terms)
+
+
 @dataclass(frozen=True)
 class KeywordHit:
     chunk_id: str
@@ -121,6 +138,10 @@ class KeywordIndex:
                             "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
                             (cur.lastrowid, chunk.source.title, chunk.text),
                         )
+
+    def chunk_ids(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
 
     # -- search ------------------------------------------------------------------------------
     def search(self, text: str, n: int, *, terms: Sequence[str] | None = None) -> list[KeywordHit]:

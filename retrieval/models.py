@@ -60,7 +60,7 @@ class Article:
         return _digest(
             normalize_text(self.title),
             normalize_text(self.body),
-            self.url or "",
+            canonical_url(self.url) if self.url else "",
             self.publisher or "",
             self.published.isoformat() if self.published else "",
         )[:16]

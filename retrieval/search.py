@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.embeddings import Embedder
-from retrieval.keyword_index import KeywordIndex
+from retrieval.keyword_index import KeywordIndex, query_terms, term_coverage
 from retrieval.models import Chunk, Passage
 from retrieval.store import ChromaStore
 
@@ -17,7 +17,10 @@ from retrieval.store import ChromaStore
 class SearchParams:
     k: int = 6
     per_article: int = 3
-    min_similarity: float | None = 0.30  # None: return the best k whatever their similarity
+    # A passage counts as relevant when it is semantically close to the question, or when it
+    # contains most of the question's content words (names the embedding model does not know).
+    min_similarity: float | None = 0.30  # None: return the best k whatever their relevance
+    min_coverage: float = 0.51
     candidates: int = 50
     rrf_k: int = 60
     vector_weight: float = 1.0
@@ -55,13 +58,15 @@ class Searcher:
                 chunks[chunk.id] = chunk
                 similarity[chunk.id] = float(np.dot(vec, qvec))
 
+        terms = query_terms(query)
         ranked = sorted((cid for cid in fused if cid in chunks), key=lambda cid: fused[cid], reverse=True)
         per_article: dict[str, int] = {}
         out: list[Passage] = []
         for cid in ranked:
-            if params.min_similarity is not None and similarity[cid] < params.min_similarity:
-                continue
             chunk = chunks[cid]
+            if params.min_similarity is not None and similarity[cid] < params.min_similarity:
+                if term_coverage(terms, f"{chunk.source.title} {chunk.text}") < params.min_coverage:
+                    continue
             aid = chunk.source.article_id
             if per_article.get(aid, 0) >= params.per_article:
                 continue

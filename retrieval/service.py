@@ -1,0 +1,217 @@
+"""NewsService: the one object the CLI and the bot talk to. Async outside, blocking work in threads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+import tiktoken
+
+from retrieval.answer import AnswerEvent, Answerer, AnswerStatus
+from retrieval.embeddings import Embedder
+from retrieval.errors import InputError
+from retrieval.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
+from retrieval.fetch import article_from_url
+from retrieval.ingest import Ingestor, Progress
+from retrieval.keyword_index import KeywordIndex
+from retrieval.llm import ChatModel, OpenAIChatModel, RetryPolicy
+from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
+from retrieval.prompts import PromptSet
+from retrieval.search import Searcher, SearchParams
+from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.store import ChromaStore, validate_library
+from retrieval.tokens import get_encoding, use_offline_cache
+
+History = Sequence[tuple[str, str]]
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "openai":
+        from retrieval.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            model=settings.openai_embedding_model,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+            timeout=settings.llm_timeout,
+        )
+    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+
+    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir))
+
+
+class NewsService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: ChromaStore,
+        embedder: Embedder,
+        encoding: tiktoken.Encoding,
+        chat: ChatModel | None,
+        prompts: PromptSet,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.ingestor = Ingestor(
+            store, embedder, encoding, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
+        )
+        self._keyword: dict[str, KeywordIndex] = {}
+        self.searcher = Searcher(store, embedder, self.keyword_index)
+        self.answerer = Answerer(
+            chat=chat,
+            prompts=prompts,
+            encoding=encoding,
+            context_tokens=settings.context_tokens,
+            retry=RetryPolicy(max_retries=settings.llm_max_retries),
+            embedder=embedder,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NewsService:
+        use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
+        encoding = get_encoding()
+        prompts = PromptSet.load(PROJECT_ROOT / "prompts")
+        embedder = build_embedder(settings)
+        store = ChromaStore.connect(
+            path=settings.resolved_chroma_path,
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            embedder_name=embedder.name,
+        )
+        return cls(
+            settings,
+            store=store,
+            embedder=embedder,
+            encoding=encoding,
+            chat=OpenAIChatModel.from_settings(settings),
+            prompts=prompts,
+        )
+
+    def keyword_index(self, library: str) -> KeywordIndex:
+        index = self._keyword.get(library)
+        if index is None:
+            path = self.settings.data_dir / "keyword" / self.store.identity / f"{validate_library(library)}.sqlite3"
+            index = self._keyword[library] = KeywordIndex(path, self.store, library)
+        return index
+
+    def close(self) -> None:
+        for index in self._keyword.values():
+            index.close()
+        self._keyword.clear()
+
+    # -- questions ---------------------------------------------------------------------------
+    def validate_question(self, question: str) -> str:
+        text = " ".join((question or "").split())
+        if not text:
+            raise InputError("Please ask a question.")
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            raise InputError(
+                f"That question is {len(text):,} characters long; the limit is {limit:,}.",
+                hint="Ask something shorter, or split it into separate questions.",
+            )
+        return text
+
+    def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
+        params = params or SearchParams(
+            k=self.settings.top_k,
+            per_article=self.settings.passages_per_article,
+            min_similarity=self.settings.min_similarity,
+        )
+        return self.searcher.search(library, query, params)
+
+    async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
+        """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
+        text = self.validate_question(question)
+        validate_library(library)
+        yield AnswerStatus("Searching the articles…")
+        # A follow-up ("and when was that?") is searched together with the turns before it.
+        query = " ".join([q for q, _ in history[-2:]] + [text])
+        passages = await asyncio.to_thread(self.search, library, query)
+        async for event in self.answerer.stream(text, passages, history):
+            yield event
+
+    # -- articles ----------------------------------------------------------------------------
+    def ingest(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
+        return self.ingestor.ingest(validate_library(library), articles, progress)
+
+    def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
+        """On an empty library, add the bundled sample articles (``data/``)."""
+        seed = self.settings.seed_dir
+        if seed is None or not seed.is_dir() or self.store.count(library) > 0:
+            return []
+        return self.ingest(library, self.read_paths([seed]), progress)
+
+    def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
+        articles: list[Article] = []
+        for path in paths:
+            files = iter_article_files(path) if path.is_dir() else [path]
+            for file in files:
+                articles.extend(articles_from_path(file, max_bytes=self.settings.max_article_bytes, **overrides))
+        return articles
+
+    async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
+        s = self.settings
+        article = await asyncio.to_thread(
+            article_from_url,
+            url,
+            timeout=s.fetch_timeout,
+            max_bytes=s.fetch_max_bytes,
+            allow_private=s.allow_private_urls,
+            title=title,
+            publisher=publisher,
+            published=published,
+        )
+        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+
+    async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, url: str | None = None) -> IngestResult:
+        article = article_from_text(
+            text, title=title, url=url, publisher=publisher, published=published, max_bytes=self.settings.max_article_bytes
+        )
+        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+
+    async def add_file(self, library: str, filename: str, data: bytes, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, progress: Progress | None = None) -> list[IngestResult]:
+        articles = await asyncio.to_thread(
+            articles_from_file,
+            filename,
+            data,
+            max_bytes=self.settings.max_article_bytes,
+            title=title,
+            publisher=publisher,
+            published=published,
+        )
+        return await asyncio.to_thread(self.ingest, library, articles, progress)
+
+    async def list_articles(self, library: str, *, offset: int = 0, limit: int = 10) -> tuple[list[ArticleSummary], int]:
+        rows = await asyncio.to_thread(self.store.articles, validate_library(library))
+        return rows[offset : offset + limit], len(rows)
+
+    async def remove(self, library: str, article_id: str) -> bool:
+        return await asyncio.to_thread(self.remove_sync, library, article_id)
+
+    def remove_sync(self, library: str, article_id: str) -> bool:
+        ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
+        self.store.delete(library, ids)
+        return bool(ids)
+
+    async def stats(self, library: str) -> LibraryStats:
+        return await asyncio.to_thread(self.stats_sync, library)
+
+    def stats_sync(self, library: str) -> LibraryStats:
+        rows = self.store.articles(validate_library(library))
+        return LibraryStats(
+            library=library,
+            articles=len(rows),
+            chunks=sum(r.chunks for r in rows),
+            embedder=self.store.built_with(library) or self.embedder.name,
+        )
+
+    def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
+        self.keyword_index(library).sync(force=True)
+        written = self.ingestor.reindex(validate_library(library), progress)
+        self.keyword_index(library).sync(force=True)
+        return written

@@ -1,0 +1,114 @@
+"""Shared fixtures: offline assets, clean environment, settings in a temp dir, one loaded model."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.tokens import use_offline_cache
+
+OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
+SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT", "DISCORD_TOKEN", "NEWSBOT_EMBEDDER")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    use_offline_cache(None, OFFLINE_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+
+    return MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR))
+
+
+@pytest.fixture(scope="session")
+def encoding():
+    from retrieval.tokens import get_encoding
+
+    return get_encoding()
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path / "newsbot", "seed_dir": None, "offline_dir": OFFLINE_DIR}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+def make_service(settings: Settings, embedder, encoding, *, chat=None):
+    """A NewsService with the real store and model; the chat model is whatever the test hands in."""
+    from retrieval.prompts import PromptSet
+    from retrieval.service import NewsService
+    from retrieval.store import ChromaStore
+
+    store = ChromaStore.connect(
+        path=settings.resolved_chroma_path, host=settings.chroma_host, port=settings.chroma_port, embedder_name=embedder.name
+    )
+    return NewsService(
+        settings, store=store, embedder=embedder, encoding=encoding, chat=chat, prompts=PromptSet.load(PROJECT_ROOT / "prompts")
+    )
+
+
+@pytest.fixture
+def service(settings: Settings, embedder, encoding):
+    svc = make_service(settings, embedder, encoding)
+    yield svc
+    svc.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("chroma run exited early")
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("chroma run did not answer its heartbeat")
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -1,0 +1,90 @@
+"""The keyword index is derived from Chroma and never disagrees with it for longer than one search."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from retrieval.models import Article
+from retrieval.settings import PROJECT_ROOT
+from tests.conftest import OFFLINE_DIR, make_service, make_settings
+
+
+def _article(i: int) -> Article:
+    return Article(title=f"Zephyrine report {i}", body=f"Zephyrine Corp shipped {i} turbines to Quokkaville in week {i}. " * 5, url=f"https://news.example/z/{i}")
+
+
+def test_deleted_index_file_is_rebuilt_from_chroma(service):
+    service.ingest("default", [_article(1), _article(2)])
+    assert service.search("default", "Quokkaville turbines")
+    index = service.keyword_index("default")
+    path = index.path
+    service.close()
+    os.remove(path)
+    assert service.keyword_index("default").search("Quokkaville", 10)
+    assert service.keyword_index("default").chunk_ids() == set(service.store.ids("default"))
+
+
+def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, embedder, encoding):
+    host, port = chroma_server
+    a = make_service(make_settings(tmp_path / "a", chroma_host=host, chroma_port=port), embedder, encoding)
+    b = make_service(make_settings(tmp_path / "b", chroma_host=host, chroma_port=port), embedder, encoding)
+    try:
+        assert b.search("shared", "Quokkaville") == []  # b builds its (empty) index first
+        a.ingest("shared", [_article(7)])
+        hits = b.search("shared", "Quokkaville turbines")
+        assert hits and hits[0].source.title == "Zephyrine report 7"
+        assert b.keyword_index("shared").chunk_ids() == set(a.store.ids("shared"))
+        assert a.remove_sync("shared", _article(7).id)
+        assert b.keyword_index("shared").search("Quokkaville", 5) == []
+    finally:
+        a.store.drop("shared")
+        a.close()
+        b.close()
+
+
+CRASHING_WRITER = textwrap.dedent(
+    """
+    import sys
+    from retrieval.ingest import Ingestor
+    from retrieval.models import Article
+    from tests.conftest import make_service, make_settings
+    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.tokens import get_encoding, use_offline_cache
+    from pathlib import Path
+    use_offline_cache(None, Path(sys.argv[2]))
+    emb = MiniLMEmbedder(resolve_model_dir(None, Path(sys.argv[2])))
+    svc = make_service(make_settings(Path(sys.argv[1])), emb, get_encoding())
+    ingestor = Ingestor(svc.store, emb, get_encoding(), batch_chunks=1)  # one Chroma write per article
+    ingestor.ingest("default", [Article(title="First", body="Quokkaville opens a harbour. " * 5)])
+    svc.search("default", "Quokkaville")  # the keyword index now exists and is in step
+    print("ready", flush=True)
+    ingestor.ingest("default", [Article(title=f"Later {i}", body=f"Quokkaville story {i}. " * 30) for i in range(200)],
+               progress=lambda done, total: print("progress", done, flush=True))
+    """
+)
+
+
+def test_a_writer_killed_mid_ingest_leaves_no_disagreement(tmp_path, embedder, encoding):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(tmp_path), str(OFFLINE_DIR)],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    seen = 0
+    for line in proc.stdout:
+        if line.startswith("progress"):
+            seen += 1
+            if seen == 3:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait(timeout=30)
+    assert seen == 3
+    svc = make_service(make_settings(tmp_path), embedder, encoding)
+    try:
+        truth = set(svc.store.ids("default"))
+        assert len(truth) > 1
+        svc.search("default", "Quokkaville")
+        assert svc.keyword_index("default").chunk_ids() == truth
+    finally:
+        svc.close()
