@@ -136,6 +136,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
                     timeout=settings.fetch_timeout,
                     max_bytes=settings.fetch_max_bytes,
                     allow_private=settings.allow_private_urls,
+                    max_article_bytes=settings.max_article_bytes,
                     **overrides,
                 )
             )

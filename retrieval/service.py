@@ -162,6 +162,7 @@ class NewsService:
             timeout=s.fetch_timeout,
             max_bytes=s.fetch_max_bytes,
             allow_private=s.allow_private_urls,
+            max_article_bytes=s.max_article_bytes,
             title=title,
             publisher=publisher,
             published=published,
