@@ -46,6 +46,15 @@ def build_parser(extra: Sequence[tuple[str, str]] = ()) -> argparse.ArgumentPars
     rm.add_argument("article_id")
     command("stats", "article and chunk counts")
     command("reindex", "rebuild the library with the configured embedder")
+    ev = sub.add_parser("eval", help="measure retrieval quality on a benchmark", description="Measure retrieval quality.")
+    ev_sub = ev.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    mh = ev_sub.add_parser("multihop", help="MultiHop-RAG (Tang & Yang 2024): Hits@4/10, MRR@10, FactRecall@10, AllFacts@10")
+    mh.add_argument("--corpus", type=Path, required=True, help="corpus.json")
+    mh.add_argument("--queries", type=Path, required=True, help="queries JSON (query, question_type, evidence_list)")
+    mh.add_argument("--k", type=int, default=10)
+    mh.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mh.add_argument("--library", default="eval-multihop", help="throw-away library used for the corpus")
+    mh.add_argument("--limit", type=int, default=None, help="evaluate only the first N queries")
     for name, help_text in extra:
         sub.add_parser(name, help=help_text, description=help_text)
     return parser
@@ -187,7 +196,14 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
     return 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from retrieval.evaluation import run_multihop_command
+
+    return run_multihop_command(args, settings, console)
+
+
 HANDLERS: dict[str, Handler] = {
+    "eval": cmd_eval,
     "ask": cmd_ask,
     "add": cmd_add,
     "list": cmd_list,
