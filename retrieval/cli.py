@@ -220,10 +220,10 @@ def run_command(args: argparse.Namespace, handlers: dict[str, Handler] = HANDLER
         settings = load_settings()
         return handlers[args.command](args, settings, Console())
     except ConfigError as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False)
+        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 2
     except NewsbotError as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False)
+        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130
