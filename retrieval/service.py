@@ -212,7 +212,6 @@ class NewsService:
         )
 
     def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
-        self.keyword_index(library).sync(force=True)
         written = self.ingestor.reindex(validate_library(library), progress)
         self.keyword_index(library).sync(force=True)
         return written

@@ -203,7 +203,7 @@ class ChromaStore:
     def get(self, library: str, ids: Sequence[str], *, with_embeddings: bool = False) -> tuple[list[Chunk], np.ndarray | None]:
         if not ids:
             return [], (np.zeros((0, 0), dtype=np.float32) if with_embeddings else None)
-        col = self._collection(library)
+        col = self._collection(library, check=with_embeddings)  # text is readable whatever built the vectors
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
         got = col.get(ids=list(ids), include=include)
         chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
