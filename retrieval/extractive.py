@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.chunking import split_sentences
 from retrieval.citations import number_sources, resolve_citations, strip_citations
 from retrieval.embeddings import Embedder
 from retrieval.models import Citation, Passage, Source
@@ -27,7 +28,6 @@ _STOP = frozenset(
     there these they this those through to too under until up very was we were what when where which while who
     whom why will with would you your yours tell say said says also did does anything something know""".split()
 )
-_ABBREVIATIONS = frozenset("mr mrs ms dr prof st inc ltd co corp jr sr no vs pte plc dept gov gen sen rep".split())
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|\d{1,2}\s+may|may\s+\d{1,2}|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 _DATE = re.compile(rf"\b(?:(?:19|20)\d\d|{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
@@ -39,7 +39,6 @@ _PERSON = re.compile(
     re.I,
 )
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(]?[A-Z0-9])")
 
 
 def words(text: str) -> list[str]:
@@ -53,22 +52,6 @@ def content_words(text: str) -> list[str]:
         if low not in _STOP and (len(low) > 1 or low.isdigit()):
             out.append(low)
     return out
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split on line breaks and sentence ends, not after abbreviations (``Mr.``) or initials."""
-    sentences: list[str] = []
-    for block in re.split(r"\n\s*", text):
-        start = 0
-        for match in _BOUNDARY.finditer(block):
-            before = words(block[start : match.start()])
-            last = before[-1] if before else ""
-            if last.lower() in _ABBREVIATIONS or (len(last) == 1 and last.isupper()):
-                continue
-            sentences.append(block[start : match.start() + 1].strip())
-            start = match.end()
-        sentences.append(block[start:].strip())
-    return [s for s in sentences if s]
 
 
 def _stem(word: str) -> str:
@@ -106,7 +89,8 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
     seen: set[str] = set()
     out = []
     for rank, passage in enumerate(passages):
-        for sentence in split_sentences(strip_citations(passage.text)):
+        lines = strip_citations(passage.text).splitlines()  # a line of its own is a headline or caption
+        for sentence in (s for line in lines for s in split_sentences(line)):
             key = _norm(sentence)
             if key in seen or not _usable(sentence, passage.source):
                 continue
