@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from retrieval.citations import strip_citations
+from retrieval.citations import NOT_FOUND, strip_citations
 from retrieval.errors import ConfigError
 from retrieval.models import Source
 from retrieval.settings import PROJECT_ROOT
@@ -23,8 +23,8 @@ DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
 
 # file name -> (required variables, optional variables)
 _VARIABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "system.txt": (frozenset(), frozenset()),
-    "answer.txt": (frozenset({"sources", "question", "today"}), frozenset({"history"})),
+    "system.txt": (frozenset({"not_found"}), frozenset()),
+    "answer.txt": (frozenset({"sources", "question", "today"}), frozenset({"history", "not_found"})),
     "passage.txt": (frozenset({"number", "title", "publisher", "published", "url", "text"}), frozenset()),
 }
 _DELIMITER = re.compile(r"<(?=\s*/?\s*source\b)", re.IGNORECASE)
@@ -81,7 +81,7 @@ class PromptSet:
                 raise ConfigError(f"Cannot read prompt file {path} ({type(exc).__name__}).") from None
             _check(path, texts[name])
         return cls(
-            system=texts["system.txt"].format().strip(),
+            system=texts["system.txt"].format(not_found=NOT_FOUND).strip(),
             answer_template=texts["answer.txt"],
             passage_template=texts["passage.txt"],
         )
@@ -122,7 +122,9 @@ class PromptSet:
             "sources": "\n\n".join(sources) if sources else "(no sources)",
             "question": neutralise(question.strip()),
             "today": today.isoformat(),
+            "not_found": NOT_FOUND,
         }
         if self.uses_history:
             values["history"] = self.render_history(history)
-        return self.answer_template.format(**values).strip()
+        used = {name for _, name, _, _ in string.Formatter().parse(self.answer_template) if name}
+        return self.answer_template.format(**{k: v for k, v in values.items() if k in used}).strip()

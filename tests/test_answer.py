@@ -282,7 +282,8 @@ async def test_prompt_injection_stays_data(make_answerer, server: FakeOpenAIServ
     server.responder = obedient
     answer = await make_answerer().answer("What did Biosyngen open?", [evil, CITY_0])
     body = server.chat_requests[0]
-    assert system_message(body) == prompts.system == (PROJECT_ROOT / "prompts" / "system.txt").read_text().strip()
+    template = (PROJECT_ROOT / "prompts" / "system.txt").read_text().strip()
+    assert system_message(body) == prompts.system == template.format(not_found=NOT_FOUND)
     user = user_message(body)
     assert user.count("PWNED") == 1
     blocks = re.findall(r'<source id="\d+">.*?</source>', user, flags=re.DOTALL)
