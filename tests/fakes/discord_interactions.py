@@ -176,7 +176,7 @@ def add_interaction_routes(router: Router, fake: FakeDiscord) -> None:
             return error(404, "Unknown Webhook", 10015)
         payload = call.json or {}
         original = fake.find_message(rec.original_message_id) if rec.original_message_id else None
-        if original is not None and original.flags & LOADING:  # the first follow-up fills a thinking defer
+        if original is not None and not original.deleted and original.flags & LOADING:  # first follow-up fills a thinking defer
             msg = await edit_message(fake, original, payload | {"flags": original.flags & EPHEMERAL},
                                      call.files, route="webhook")
             msg.edits.pop()

@@ -1,0 +1,16 @@
+"""What every newsbot Cog shares: errors become one ephemeral line, logged in full."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import report_interaction_error
+
+
+class NewsCog(commands.Cog):
+    async def cog_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        await report_interaction_error(interaction, error)

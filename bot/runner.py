@@ -1,0 +1,104 @@
+"""``newsbot run``: start the bot from settings and stop it cleanly on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+
+from bot.errors import RedactSecrets
+from retrieval.errors import NewsbotError
+from retrieval.settings import Settings
+
+_log = logging.getLogger("bot.runner")
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at another REST base / gateway (a proxy or a test server) when set.
+    Process-wide; restoring the defaults is the caller's business."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.discord_token, settings.llm_api_key]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def setup_logging(settings: Settings) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        discord.utils.setup_logging(level=logging.INFO, root=True)
+    redact = RedactSecrets(_secrets(settings))
+    for handler in root.handlers:
+        handler.addFilter(redact)
+
+
+async def _serve(settings: Settings, token: str) -> int:
+    from bot.app import build_bot
+    from bot.votes import VoteStore
+    from retrieval.service import NewsService
+
+    service = NewsService.from_settings(settings)
+    votes = VoteStore(settings.data_dir / "votes.sqlite3")
+    bot = build_bot(settings, service, votes)
+    loop = asyncio.get_running_loop()
+    stop_tasks: set[asyncio.Task[None]] = set()
+
+    def request_stop(name: str) -> None:
+        _log.info("%s received; shutting down", name)
+        task = loop.create_task(bot.close())
+        stop_tasks.add(task)
+        task.add_done_callback(stop_tasks.discard)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, request_stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread / Windows
+            pass
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        print(
+            "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal.", file=sys.stderr
+        )
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "newsbot run: enable the Message Content intent for the bot in the Discord developer portal.",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        votes.close()
+        service.close()
+    return 0
+
+
+def run(settings: Settings) -> int:
+    """Run the bot until it is stopped; the process exit code."""
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    configure_endpoints(settings)
+    try:
+        return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
+    except NewsbotError as exc:
+        print(f"newsbot run: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it first
+        return 130

@@ -1,0 +1,104 @@
+"""The edit-throttled streaming loop, and a chain of messages kept in step with rendered chunks.
+
+Nothing here knows about Discord: ``MessageChain`` subclasses (``bot.delivery``) say how to send,
+edit and delete one message; ``stream_answer`` turns the core's answer events into at most about
+one update per ``interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
+
+from bot.render import SEARCHING, WRITING, render_progress
+from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.models import Answer
+
+M = TypeVar("M")
+
+
+class Sink(Protocol):
+    async def publish(self, chunks: Sequence[str], *, final: bool = False, view: Any = None) -> None: ...
+
+
+class MessageChain(ABC, Generic[M]):
+    """Messages that show one answer: edits those whose content changed, sends new ones when the
+    answer grows past a message (llmcord's approach), deletes the surplus when it shrinks.
+    The ``view`` (vote buttons) goes on the last message of the final publish."""
+
+    def __init__(self) -> None:
+        self.messages: list[M] = []
+        self.contents: list[str] = []
+        self.publishes = 0
+
+    @abstractmethod
+    async def send(self, index: int, content: str, *, view: Any = None) -> M: ...
+
+    @abstractmethod
+    async def edit(self, index: int, message: M, content: str, *, view: Any = None) -> M: ...
+
+    @abstractmethod
+    async def delete(self, message: M) -> None: ...
+
+    async def publish(self, chunks: Sequence[str], *, final: bool = False, view: Any = None) -> None:
+        self.publishes += 1
+        last = len(chunks) - 1
+        for i, chunk in enumerate(chunks):
+            item_view = view if final and i == last else None
+            if i < len(self.messages):
+                if chunk != self.contents[i] or item_view is not None:
+                    self.messages[i] = await self.edit(i, self.messages[i], chunk, view=item_view)
+                    self.contents[i] = chunk
+            else:
+                self.messages.append(await self.send(i, chunk, view=item_view))
+                self.contents.append(chunk)
+        while len(self.messages) > max(len(chunks), 1):
+            await self.delete(self.messages.pop())
+            self.contents.pop()
+
+
+async def stream_answer(
+    events: AsyncIterable[object],
+    sink: Sink,
+    *,
+    interval: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Answer:
+    """Show the answer as it streams; return the final Answer (the caller publishes it).
+
+    Status changes and text are pushed at most once per ``interval`` seconds (the first push is
+    immediate); pushes with unchanged content are skipped.
+    """
+    status = SEARCHING
+    text = ""
+    last_push: float | None = None
+    shown: list[str] | None = None
+
+    async def push(force: bool = False) -> None:
+        nonlocal last_push, shown
+        now = clock()
+        if not force and last_push is not None and now - last_push < interval:
+            return
+        chunks = render_progress(text, status)
+        if chunks == shown:
+            return
+        await sink.publish(chunks, final=False)
+        shown, last_push = chunks, clock()
+
+    async for event in events:
+        if isinstance(event, AnswerDone):
+            return event.answer
+        if isinstance(event, AnswerStatus):
+            status = event.text or status
+            await push(force=last_push is None)
+        elif isinstance(event, AnswerDelta):
+            if status == SEARCHING:
+                status = WRITING
+            text += event.text
+            await push()
+        elif isinstance(event, AnswerReset):
+            text = ""
+            await push()
+    raise RuntimeError("The answer stream ended without a final answer.")
