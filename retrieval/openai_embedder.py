@@ -11,7 +11,7 @@ import openai
 
 from retrieval.embeddings import Embedder
 from retrieval.errors import LLMError
-from retrieval.llm import llm_error_from_openai
+from retrieval.openai_chat import llm_error_from_openai
 
 if TYPE_CHECKING:
     import tiktoken

@@ -16,7 +16,7 @@ from retrieval.extract import article_from_text, articles_from_file, articles_fr
 from retrieval.fetch import article_from_url
 from retrieval.ingest import Ingestor, Progress
 from retrieval.keyword_index import KeywordIndex
-from retrieval.llm import ChatModel, OpenAIChatModel, RetryPolicy
+from retrieval.llm import ChatModel, RetryPolicy
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.prompts import PromptSet
 from retrieval.search import Searcher, SearchParams
@@ -40,6 +40,14 @@ def build_embedder(settings: Settings) -> Embedder:
     from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
 
     return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir))
+
+
+def _chat_model(settings: Settings) -> ChatModel | None:
+    if not settings.llm_configured:
+        return None  # the openai client is not even imported then
+    from retrieval.openai_chat import OpenAIChatModel
+
+    return OpenAIChatModel.from_settings(settings)
 
 
 class NewsService:
@@ -87,7 +95,7 @@ class NewsService:
             store=store,
             embedder=embedder,
             encoding=encoding,
-            chat=OpenAIChatModel.from_settings(settings),
+            chat=_chat_model(settings),
             prompts=prompts,
         )
 

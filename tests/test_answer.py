@@ -27,7 +27,8 @@ from retrieval.answer import (
 from retrieval.citations import NOT_FOUND
 from retrieval.embeddings import Embedder
 from retrieval.errors import StoreError
-from retrieval.llm import OpenAIChatModel, RetryPolicy
+from retrieval.llm import RetryPolicy
+from retrieval.openai_chat import OpenAIChatModel
 from retrieval.models import AnswerMode, Article, Passage
 from retrieval.prompts import PromptSet
 from retrieval.settings import PROJECT_ROOT

@@ -19,12 +19,12 @@ from retrieval.llm import (
     LLMServerError,
     LLMTimeout,
     Message,
-    OpenAIChatModel,
     Restart,
     RetryPolicy,
     StreamEvent,
     stream_with_retries,
 )
+from retrieval.openai_chat import OpenAIChatModel
 from retrieval.settings import load_settings
 from tests.fakes import FakeOpenAIServer
 
