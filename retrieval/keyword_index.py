@@ -1,6 +1,7 @@
-"""A BM25 keyword index (SQLite FTS5) derived from Chroma, which stays the single source of truth.
+"""A BM25 keyword index derived from Chroma, which stays the single source of truth.
 
-The index records the Chroma generation and chunk count it was built from. Before each search it
+Each chunk's term counts (and its publisher and day, for filtered searches) are kept in a SQLite
+file; searches run on those counts loaded into numpy (retrieval.bm25). The index records the Chroma generation and chunk count it was built from. Before each search it
 compares them with Chroma's; on any difference it diffs chunk ids and copies what changed, so a
 crash between writes or another process writing to the same Chroma server never leaves the two
 disagreeing for longer than one search.
@@ -12,12 +13,19 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from retrieval.bm25 import Bm25, stem, term_counts, tokens
+from retrieval.models import Chunk
 from retrieval.store import ChromaStore
 
+SCHEMA = "4"  # bump when the tables change: older index files are rebuilt from Chroma
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -60,27 +68,48 @@ def term_coverage(terms: Sequence[str], text: str) -> float:
 @dataclass(frozen=True)
 class KeywordHit:
     chunk_id: str
-    score: float  # bm25: higher is better here (sign flipped from SQLite's)
+    score: float  # BM25, higher is better
+
+
+_SKIP = frozenset(stem(w) for w in STOPWORDS)  # never searched for, so never indexed
 
 
 class KeywordIndex:
-    """One SQLite FTS5 file per library, kept in step with the library's Chroma collection."""
+    """One SQLite file per library, kept in step with the library's Chroma collection."""
 
     def __init__(self, path: Path, store: ChromaStore, library: str, *, resync_seconds: float = 300.0) -> None:
         self.path = path
         self._store = store
         self._library = library
         self._resync_seconds = resync_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._last_full = 0.0
+        self._bm25 = Bm25()
+        self._meta: dict[int, tuple[str, str, str | None, int | None]] = {}  # rowid -> chunk, article, publisher, day
+        self._by_chunk: dict[str, tuple[str, str | None, int | None]] = {}  # chunk id -> article, publisher, day
+        self._vocab: dict[str, int] = {}
+        self._loaded: str | None = None  # the state 'version' the arrays were loaded at
+        self._layout: _Layout | None = None
+        self._cache: tuple[object, np.ndarray] | None = None
+        self._facets: tuple[list[str], list[int]] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
+        if self._state("schema") != SCHEMA:
+            # An index from an older newsbot: it is derived data, so rebuild it from Chroma.
+            with self._db:
+                self._db.executescript(
+                    "DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS vocab; DELETE FROM state;"
+                )
+                self._db.execute("INSERT INTO state VALUES ('schema', ?)", (SCHEMA,))
         self._db.executescript(
             """
-            CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
-            CREATE TABLE IF NOT EXISTS chunks (rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL);
-            CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='porter unicode61');
+            CREATE TABLE IF NOT EXISTS chunks (
+                rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
+                publisher TEXT, published INTEGER,
+                title_len INTEGER NOT NULL, body_len INTEGER NOT NULL, terms BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
             """
         )
 
@@ -123,37 +152,163 @@ class KeywordIndex:
         truth = set(self._store.ids(self._library))
         have = {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
         stale, missing = have - truth, sorted(truth - have)
-        with self._db:
-            for chunk_id in stale:
-                row = self._db.execute("SELECT rowid FROM chunks WHERE chunk_id=?", (chunk_id,)).fetchone()
-                self._db.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
-                self._db.execute("DELETE FROM chunks WHERE rowid=?", (row[0],))
+        if stale:
+            with self._db:
+                self._db.executemany("DELETE FROM chunks WHERE chunk_id=?", [(c,) for c in stale])
+                self._changed()
+        titles: dict[str, tuple[Counter[str], int]] = {}
         for start in range(0, len(missing), 2000):
             chunks, _ = self._store.get(self._library, missing[start : start + 2000])
+            rows = [self._row(chunk, titles) for chunk in chunks]
             with self._db:
-                for chunk in chunks:
-                    cur = self._db.execute("INSERT OR IGNORE INTO chunks(chunk_id) VALUES (?)", (chunk.id,))
-                    if cur.rowcount:
-                        self._db.execute(
-                            "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)",
-                            (cur.lastrowid, chunk.source.title, chunk.text),
-                        )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO chunks(chunk_id, article_id, publisher, published, title_len, body_len, terms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._changed()
+
+    def _changed(self) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES ('version', ?)", (uuid.uuid4().hex,))
+
+    def _term_id(self, term: str, *, create: bool) -> int | None:
+        tid = self._vocab.get(term)
+        if tid is None:
+            if create:
+                self._db.execute("INSERT OR IGNORE INTO vocab(term) VALUES (?)", (term,))
+            row = self._db.execute("SELECT id FROM vocab WHERE term=?", (term,)).fetchone()
+            if row is None:
+                return None
+            tid = self._vocab[term] = row[0]
+        return tid
+
+    def _row(self, chunk: Chunk, titles: dict[str, tuple[Counter[str], int]]) -> tuple:
+        src = chunk.source
+        if src.title not in titles:
+            titles[src.title] = term_counts(src.title, _SKIP)
+        in_title, title_len = titles[src.title]
+        in_body, body_len = term_counts(chunk.text, _SKIP)
+        terms = sorted(set(in_title) | set(in_body))
+        data = np.array([(self._term_id(t, create=True), in_title[t], in_body[t]) for t in terms], dtype=np.int32)
+        day = int(src.published.strftime("%Y%m%d")) if src.published else None
+        return (chunk.id, src.article_id, src.publisher, day, title_len, body_len, data.tobytes())
 
     def chunk_ids(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
 
-    # -- search ------------------------------------------------------------------------------
-    def search(self, text: str, n: int, *, terms: Sequence[str] | None = None) -> list[KeywordHit]:
-        self.sync()
-        terms = list(terms) if terms is not None else query_terms(text)
-        if not terms:
-            return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        with self._lock:
+    # -- the arrays searches run on ---------------------------------------------------------
+    def _refresh(self) -> None:
+        """Load what changed in the SQLite file (by this process or another) into the arrays."""
+        version = self._state("version") or ""
+        if version == self._loaded:
+            return
+        rowids = {r[0] for r in self._db.execute("SELECT rowid FROM chunks")}
+        gone = [r for r in self._meta if r not in rowids]
+        new = sorted(rowids - self._meta.keys())
+        self._bm25.remove(gone)
+        for r in gone:
+            self._by_chunk.pop(self._meta.pop(r)[0], None)
+        for start in range(0, len(new), 5000):
+            part = new[start : start + 5000]
             rows = self._db.execute(
-                "SELECT c.chunk_id, bm25(fts, 0.5, 1.0) AS s FROM fts JOIN chunks c ON c.rowid = fts.rowid "
-                "WHERE fts MATCH ? ORDER BY s LIMIT ?",
-                (match, n),
+                f"SELECT rowid, chunk_id, article_id, publisher, published, title_len, body_len, terms FROM chunks "
+                f"WHERE rowid IN ({','.join('?' * len(part))})",
+                part,
             ).fetchall()
-        return [KeywordHit(chunk_id, -score) for chunk_id, score in rows]
+            docs = []
+            for rowid, chunk_id, article_id, publisher, day, title_len, body_len, blob in rows:
+                self._meta[rowid] = (chunk_id, article_id, publisher, day)
+                self._by_chunk[chunk_id] = (article_id, publisher, day)
+                docs.append((rowid, np.frombuffer(blob, dtype=np.int32), title_len, body_len))
+            self._bm25.add(docs)
+        self._layout = _Layout.of([self._meta[int(k)] for k in self._bm25.keys])
+        self._cache = self._facets = None
+        self._loaded = version
+
+    # -- search ------------------------------------------------------------------------------
+    def facets(self, *, sync: bool = True) -> tuple[list[str], list[int]]:
+        """The library's distinct publishers and publication days (yyyymmdd), for reading questions."""
+        if sync:
+            self.sync()
+        with self._lock:
+            self._refresh()
+            if self._facets is None:
+                lay, alive = self._layout, self._bm25.alive
+                self._facets = sorted(set(lay.publishers[alive]) - {""}), sorted(set(lay.days[alive].tolist()) - {0})
+            return self._facets
+
+    def within(self, chunk_ids: Sequence[str], publishers: Sequence[str] = (), days: Sequence[int] = ()) -> list[str]:
+        """Those of ``chunk_ids`` (order kept) from one of ``publishers`` and on one of ``days``."""
+        pubs, wanted = set(publishers), set(days)
+        with self._lock:
+            self._refresh()
+            out = []
+            for cid in chunk_ids:
+                meta = self._by_chunk.get(cid)
+                if meta is not None and (not pubs or meta[1] in pubs) and (not wanted or meta[2] in wanted):
+                    out.append(cid)
+            return out
+
+    def _scores(self, words: Sequence[str], title_weight: float) -> np.ndarray | None:
+        stems = Counter(t for w in words for t in tokens(w) if t not in _SKIP)
+        if not stems:
+            return None
+        key = (tuple(sorted(stems.items())), title_weight)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        ids = [(self._term_id(t, create=False), w) for t, w in stems.items()]
+        scores = self._bm25.scores([(i, float(w)) for i, w in ids if i is not None], title_weight)
+        self._cache = (key, scores)
+        return scores
+
+    def _mask(self, publishers: Sequence[str], days: Sequence[int]) -> np.ndarray | None:
+        mask = None
+        if publishers:
+            mask = np.isin(self._layout.publishers, list(publishers))
+        if days:
+            on_day = np.isin(self._layout.days, list(days))
+            mask = on_day if mask is None else mask & on_day
+        return mask
+
+    def search(
+        self,
+        text: str,
+        n: int,
+        *,
+        terms: Sequence[str] | None = None,
+        publishers: Sequence[str] = (),
+        days: Sequence[int] = (),
+        title_weight: float = 0.5,
+        sync: bool = True,
+    ) -> list[KeywordHit]:
+        """Best ``n`` chunks by BM25 for the question's content words (``terms``; a word given
+        twice counts twice), optionally only those from ``publishers`` and/or on ``days`` (yyyymmdd).
+        ``sync=False`` skips the check against Chroma (for a search that has just made it)."""
+        if sync:
+            self.sync()
+        words = list(terms) if terms is not None else query_terms(text)
+        with self._lock:
+            self._refresh()
+            scores = self._scores(words, title_weight)
+            if scores is None or len(scores) == 0:
+                return []
+            slots = self._bm25.top(scores, n, self._mask(publishers, days))
+            return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What each BM25 slot is: its chunk id, publisher ("" if none) and day (0 if none)."""
+
+    chunk_ids: np.ndarray
+    publishers: np.ndarray
+    days: np.ndarray
+
+    @classmethod
+    def of(cls, meta: Sequence[tuple[str, str, str | None, int | None]]) -> _Layout:
+        return cls(
+            chunk_ids=np.array([m[0] for m in meta], dtype=object),
+            publishers=np.array([m[2] or "" for m in meta], dtype=object),
+            days=np.array([m[3] or 0 for m in meta], dtype=np.int64),
+        )

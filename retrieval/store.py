@@ -180,6 +180,19 @@ class ChromaStore:
             out.setdefault(str(meta.get("content_hash", "")), []).append(chunk_id)
         return out
 
+    def versions_many(self, library: str, article_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        """``versions`` of several articles in one Chroma call: {article id: {content hash: chunk ids}}."""
+        if not article_ids:
+            return {}
+        col = self._collection(library)
+        where = {"article_id": article_ids[0]} if len(article_ids) == 1 else {"article_id": {"$in": list(article_ids)}}
+        got = col.get(where=where, include=["metadatas"])
+        out: dict[str, dict[str, list[str]]] = {}
+        for chunk_id, meta in zip(got["ids"], got["metadatas"] or []):
+            by_hash = out.setdefault(str(meta.get("article_id")), {})
+            by_hash.setdefault(str(meta.get("content_hash", "")), []).append(chunk_id)
+        return out
+
     def count(self, library: str) -> int:
         col = self._collection(library, create=False, check=False)
         return 0 if col is None else col.count()
@@ -199,6 +212,15 @@ class ChromaStore:
             VectorHit(_chunk(i, d, m), float(dist))
             for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
         ]
+
+    def nearest(self, library: str, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine distance) of the ``n`` nearest chunks, without fetching their text:
+        much cheaper than ``query`` when most candidates are dropped later."""
+        col = self._collection(library, create=False)
+        if col is None:
+            return []
+        res = col.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)], n_results=max(1, n), include=["distances"])
+        return list(zip(res["ids"][0], (float(d) for d in res["distances"][0])))
 
     def get(self, library: str, ids: Sequence[str], *, with_embeddings: bool = False) -> tuple[list[Chunk], np.ndarray | None]:
         if not ids:

@@ -1,0 +1,188 @@
+"""Retrieval latency (question -> ranked passages, no LLM) and event-loop responsiveness.
+
+    python bench/query.py [--scale 100000] [--limit N] [--loop-articles N] [--skip-loop] [--json]
+
+1. The MultiHop-RAG corpus in a library (built once, reused while corpus and settings are unchanged).
+2. Every dev question through NewsService.search with the product's settings: p50/p95, and the
+   question embedding alone.
+3. The same at ~``--scale`` chunks: the corpus's chunks added again under new ids (same text,
+   same vectors: re-ingesting without re-embedding) until the library is that big.
+4. Responsiveness: the corpus ingested through NewsService.add_file while the event loop keeps a
+   10 ms ticker and asks a question every 0.5 s: loop lag, and time to the first /ask event.
+
+Targets (2 cores): p95 <= 50 ms at 100k chunks, question embedding <= 10 ms, first event <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from retrieval.evaluation import load_queries, prepare_library  # noqa: E402
+from retrieval.models import Source  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
+from retrieval.settings import load_settings  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "bench" / "multihop"
+BASE, SCALED = "bench-corpus", "bench-scaled"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000 if ordered else 0.0
+
+
+def latencies(service: NewsService, library: str, questions: list[str]) -> dict:
+    service.search(library, questions[0])  # first search loads the keyword arrays: not a query cost
+    total, embed = [], []
+    for q in questions:
+        started = time.perf_counter()
+        service.embedder.embed(q)
+        embed.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        service.search(library, q)
+        total.append(time.perf_counter() - started)
+    return {
+        "chunks": service.store.count(library),
+        "queries": len(questions),
+        "search_p50_ms": round(pct(total, 0.5), 1),
+        "search_p95_ms": round(pct(total, 0.95), 1),
+        "embed_p50_ms": round(pct(embed, 0.5), 1),
+        "embed_p95_ms": round(pct(embed, 0.95), 1),
+    }
+
+
+def build_scaled(service: NewsService, target: int) -> dict:
+    """Copies of the corpus library's chunks (new ids, same text and vectors) up to ``target``."""
+    have = service.store.count(SCALED)
+    base = list(service.store.iter_chunks(BASE, with_embeddings=True))
+    copies = max(1, round(target / len(base)))
+    started = time.perf_counter()
+    if have != copies * len(base):
+        service.store.drop(SCALED)
+        for copy in range(copies):
+            chunks = []
+            for chunk, _ in base:
+                src = chunk.source
+                source = Source(f"{src.article_id}x{copy}", src.title, src.publisher, src.url, src.published)
+                chunks.append(replace(chunk, id=f"{chunk.id}-x{copy}", source=source))
+            for start in range(0, len(chunks), 5000):
+                vectors = np.stack([v for _, v in base[start : start + 5000]])
+                service.store.add(SCALED, chunks[start : start + 5000], vectors)
+    added = time.perf_counter() - started
+    started = time.perf_counter()
+    service.keyword_index(SCALED).sync()
+    service.search(SCALED, "warm up")
+    return {"copies": copies, "add_s": round(added, 1), "keyword_index_s": round(time.perf_counter() - started, 1)}
+
+
+async def responsiveness(service: NewsService, corpus: Path, questions: list[str], articles: int | None) -> dict:
+    """Ingest the corpus in the background while the loop ticks and questions are asked."""
+    data = corpus.read_bytes()
+    if articles is not None:
+        data = json.dumps(json.loads(data)[:articles]).encode()
+    library = f"bench-loop-{int(time.time())}"
+    lags: list[float] = []
+    firsts: list[float] = []
+    answers: list[float] = []
+    done = threading.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            due = time.perf_counter() + 0.010
+            await asyncio.sleep(0.010)
+            lags.append(max(0.0, time.perf_counter() - due))
+
+    async def asker() -> None:
+        i = 0
+        while not done.is_set():
+            await asyncio.sleep(0.5)
+            started = time.perf_counter()
+            first = True
+            async for _ in service.ask(BASE, questions[i % len(questions)]):
+                if first:
+                    firsts.append(time.perf_counter() - started)
+                    first = False
+            answers.append(time.perf_counter() - started)
+            i += 1
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(ticker()), asyncio.create_task(asker())]
+    try:
+        await service.add_file(library, "corpus.json", data)
+    finally:
+        done.set()
+        await asyncio.gather(*tasks)
+    seconds = time.perf_counter() - started
+    chunks = service.store.count(library)
+    service.store.drop(library)
+    return {
+        "ingest_s": round(seconds, 1),
+        "ingested_chunks": chunks,
+        "loop_lag_p99_ms": round(pct(lags, 0.99), 1),
+        "loop_lag_max_ms": round(max(lags, default=0) * 1000, 1),
+        "asks": len(firsts),
+        "first_event_max_ms": round(max(firsts, default=0) * 1000, 1),
+        "answer_p50_ms": round(pct(answers, 0.5), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus.json")
+    parser.add_argument("--queries", type=Path, default=SHARED / "queries_dev.json")
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-bench")
+    parser.add_argument("--scale", type=int, default=100_000, help="chunks in the scaled library (0: skip)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N query records")
+    parser.add_argument("--loop-articles", type=int, default=None, help="ingest only N articles in the loop test")
+    parser.add_argument("--skip-loop", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = load_settings(data_dir=args.data_dir, seed_dir=None, llm_disabled=True)
+    service = NewsService.from_settings(settings)
+    questions = [q.query for q in load_queries(args.queries, limit=args.limit)]
+    log = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
+    log(f"building/reusing the corpus library in {args.data_dir} ...")
+    info = prepare_library(service, BASE, args.corpus)
+    out: dict = {"settings": {"top_k": settings.top_k, "chunk_tokens": settings.chunk_tokens}, "corpus_library": info}
+    out["corpus"] = latencies(service, BASE, questions)
+    log(f"corpus ({out['corpus']['chunks']} chunks): search p50 {out['corpus']['search_p50_ms']} ms, "
+        f"p95 {out['corpus']['search_p95_ms']} ms; question embedding p50 {out['corpus']['embed_p50_ms']} ms, "
+        f"p95 {out['corpus']['embed_p95_ms']} ms")
+    if args.scale:
+        log(f"building/reusing the ~{args.scale:,}-chunk library ...")
+        out["scaled_build"] = build_scaled(service, args.scale)
+        out["scaled"] = latencies(service, SCALED, questions)
+        s = out["scaled"]
+        log(f"scaled ({s['chunks']:,} chunks): search p50 {s['search_p50_ms']} ms, p95 {s['search_p95_ms']} ms; "
+            f"question embedding p50 {s['embed_p50_ms']} ms, p95 {s['embed_p95_ms']} ms")
+    if not args.skip_loop:
+        log("ingesting the corpus in the background while asking questions ...")
+        r = out["responsiveness"] = asyncio.run(responsiveness(service, args.corpus, questions, args.loop_articles))
+        log(f"during a {r['ingest_s']} s ingest of {r['ingested_chunks']} chunks: loop lag p99 {r['loop_lag_p99_ms']} ms, "
+            f"max {r['loop_lag_max_ms']} ms; first /ask event within {r['first_event_max_ms']} ms over {r['asks']} asks "
+            f"(whole answer p50 {r['answer_p50_ms']} ms)")
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    log(f"peak RSS {out['peak_rss_mb']:.0f} MB")
+    service.close()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

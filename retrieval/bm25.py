@@ -1,0 +1,186 @@
+"""BM25 over term counts held in numpy arrays: one pass scores every chunk, filters are masks.
+
+SQLite FTS5 calls its ``bm25()`` once per matching row; a 25-word question matches most of a
+100k-chunk library, which costs 100-200 ms per query. Here a query is a few ``np.bincount``
+calls over the postings of its terms (milliseconds), and restricting to a publisher or a day
+only masks the score array, so sub-searches cost almost nothing extra.
+
+Documents live in slots; added documents form a new segment (term-sorted postings), removed ones
+are masked out, and segments are merged once there are too many.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+MAX_SEGMENTS = 6
+
+
+def stem(word: str) -> str:
+    """Light English stemming: possessives and common inflections (``reports`` -> ``report``)."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased, stemmed words of ``text`` (the unit both documents and questions are cut into)."""
+    return [stem(w) for w in _TOKEN.findall(text.lower())]
+
+
+def term_counts(text: str, skip: frozenset[str] = frozenset()) -> tuple[Counter[str], int]:
+    """Counts of the words worth indexing, and the length of ``text`` in words (for BM25's norm)."""
+    words = tokens(text)
+    return Counter(w for w in words if w not in skip), len(words)
+
+
+@dataclass
+class _Segment:
+    """Postings of some slots, sorted by term: ``docs[starts[i]:starts[i+1]]`` hold ``terms[i]``."""
+
+    terms: np.ndarray  # int32, sorted, unique
+    starts: np.ndarray  # int64, len(terms) + 1
+    docs: np.ndarray  # int32 slot numbers
+    tf_title: np.ndarray  # float32
+    tf_body: np.ndarray  # float32
+
+    @classmethod
+    def build(cls, term_ids: np.ndarray, slots: np.ndarray, tf_title: np.ndarray, tf_body: np.ndarray) -> _Segment:
+        order = np.argsort(term_ids, kind="stable")
+        term_ids = term_ids[order]
+        uniq, first = np.unique(term_ids, return_index=True)
+        starts = np.append(first, len(term_ids)).astype(np.int64)
+        return cls(uniq, starts, slots[order], tf_title[order], tf_body[order])
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        i = int(np.searchsorted(self.terms, term))
+        if i >= len(self.terms) or self.terms[i] != term:
+            return None
+        a, b = self.starts[i], self.starts[i + 1]
+        return self.docs[a:b], self.tf_title[a:b], self.tf_body[a:b]
+
+
+class Bm25:
+    """Documents are (key, {term id: (title count, body count)}, title length, body length)."""
+
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._segments: list[_Segment] = []
+        self._slot: dict[int, int] = {}  # key -> slot
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.alive = np.zeros(0, dtype=bool)
+        self._len_title = np.zeros(0, dtype=np.float32)
+        self._len_body = np.zeros(0, dtype=np.float32)
+        self._df = np.zeros(0, dtype=np.int64)  # by term id; removed documents count until a merge
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._slot
+
+    def add(self, docs: Iterable[tuple[int, np.ndarray, int, int]]) -> None:
+        """Add documents: (key, int32 array of rows [term id, title count, body count], title len, body len)."""
+        docs = [(d[0], np.asarray(d[1], dtype=np.int32).reshape(-1, 3), d[2], d[3]) for d in docs if d[0] not in self._slot]
+        if not docs:
+            return
+        first = len(self.keys)
+        slots = np.concatenate([np.full(len(d[1]), first + i, dtype=np.int32) for i, d in enumerate(docs)])
+        rows = np.concatenate([d[1] for d in docs])
+        self.keys = np.append(self.keys, [d[0] for d in docs])
+        self.alive = np.append(self.alive, np.ones(len(docs), dtype=bool))
+        self._len_title = np.append(self._len_title, np.array([d[2] for d in docs], dtype=np.float32))
+        self._len_body = np.append(self._len_body, np.array([d[3] for d in docs], dtype=np.float32))
+        for i, d in enumerate(docs):
+            self._slot[d[0]] = first + i
+        self._count_terms(rows[:, 0])
+        self._segments.append(
+            _Segment.build(rows[:, 0], slots, rows[:, 1].astype(np.float32), rows[:, 2].astype(np.float32))
+        )
+        if len(self._segments) > MAX_SEGMENTS:
+            self._merge()
+
+    def _count_terms(self, term_ids: np.ndarray) -> None:
+        counts = np.bincount(term_ids)
+        if len(counts) > len(self._df):
+            self._df = np.append(self._df, np.zeros(len(counts) - len(self._df), dtype=np.int64))
+        self._df[: len(counts)] += counts
+
+    def remove(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            slot = self._slot.pop(key, None)
+            if slot is not None:
+                self.alive[slot] = False
+        if len(self._slot) < 0.75 * len(self.keys):
+            self._merge()
+
+    def _merge(self) -> None:
+        """Rebuild as one segment of the live documents (drops removed slots, renumbers)."""
+        live = np.flatnonzero(self.alive)
+        renumber = np.full(len(self.keys), -1, dtype=np.int32)
+        renumber[live] = np.arange(len(live), dtype=np.int32)
+        parts = []
+        for seg in self._segments:
+            counts = np.diff(seg.starts)
+            terms = np.repeat(seg.terms, counts)
+            keep = self.alive[seg.docs]
+            parts.append((terms[keep], renumber[seg.docs[keep]], seg.tf_title[keep], seg.tf_body[keep]))
+        term_ids, slots, tft, tfb = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        self._segments = [_Segment.build(term_ids, slots, tft, tfb)] if len(term_ids) else []
+        self.keys, self.alive = self.keys[live], np.ones(len(live), dtype=bool)
+        self._len_title, self._len_body = self._len_title[live], self._len_body[live]
+        self._slot = {int(k): i for i, k in enumerate(self.keys)}
+        self._df = np.zeros(0, dtype=np.int64)
+        self._count_terms(term_ids.astype(np.int64))
+
+    def scores(self, weighted_terms: Sequence[tuple[int, float]], title_weight: float = 0.5) -> np.ndarray:
+        """BM25 of every slot for the query terms (term id, query weight); removed slots score 0."""
+        n_slots = len(self.keys)
+        if n_slots == 0:
+            return np.zeros(0, dtype=np.float32)
+        n = max(len(self._slot), 1)
+        lengths = title_weight * self._len_title + self._len_body
+        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
+        norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-6))
+        all_docs, all_gain = [], []
+        for term, weight in weighted_terms:
+            df = int(self._df[term]) if 0 <= term < len(self._df) else 0
+            if df == 0:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            for seg in self._segments:
+                hit = seg.postings(term)
+                if hit is not None:
+                    docs, tft, tfb = hit
+                    tf = title_weight * tft + tfb
+                    all_docs.append(docs)
+                    all_gain.append((weight * idf * (self.k1 + 1)) * tf / (tf + norm[docs]))
+        if not all_docs:
+            return np.zeros(n_slots, dtype=np.float32)
+        total = np.bincount(np.concatenate(all_docs), weights=np.concatenate(all_gain), minlength=n_slots)
+        total[~self.alive] = 0.0
+        return total
+
+    @staticmethod
+    def top(scores: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[int]:
+        """Slots of the ``n`` best positive scores (within ``mask``), best first."""
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = int(np.count_nonzero(scores > 0))
+        n = min(n, positive)
+        if n <= 0:
+            return []
+        part = np.argpartition(-scores, n - 1)[:n]
+        return part[np.argsort(-scores[part], kind="stable")].tolist()

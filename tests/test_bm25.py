@@ -1,0 +1,132 @@
+"""BM25 on numpy arrays against a direct computation, and the keyword index's filters and reloads."""
+
+import math
+import random
+from datetime import date
+
+import numpy as np
+import pytest
+
+from retrieval.bm25 import Bm25, stem, tokens
+from retrieval.models import Article
+
+K1, B = 1.2, 0.75
+
+
+def _docs(n: int, seed: int = 0) -> dict[int, np.ndarray]:
+    rng = random.Random(seed)
+    out = {}
+    for key in range(n):
+        terms = rng.sample(range(40), rng.randint(1, 8))
+        out[key] = np.array([(t, rng.randint(0, 2), rng.randint(1, 4)) for t in terms], dtype=np.int32)
+    return out
+
+
+def _lengths(docs):
+    return {k: (int(d[:, 1].sum()) + 1, int(d[:, 2].sum()) + 3) for k, d in docs.items()}
+
+
+def _reference(docs, lengths, alive, query, title_weight=0.5):
+    """BM25 written out term by term (idf = ln(1 + (N - df + 0.5) / (df + 0.5)))."""
+    n = len(alive)
+    dl = {k: title_weight * lengths[k][0] + lengths[k][1] for k in alive}
+    avg = sum(dl.values()) / n
+    out = {}
+    for term, weight in query:
+        df = sum(1 for k in alive if term in docs[k][:, 0])
+        if not df:
+            continue
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for k in alive:
+            rows = [r for r in docs[k] if r[0] == term]
+            if rows:
+                tf = title_weight * rows[0][1] + rows[0][2]
+                out[k] = out.get(k, 0.0) + weight * idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl[k] / avg))
+    return out
+
+
+def _as_dict(index: Bm25, scores: np.ndarray) -> dict[int, float]:
+    return {int(index.keys[i]): float(s) for i, s in enumerate(scores) if s > 0}
+
+
+def test_scores_match_the_formula_across_segments_and_weights():
+    docs, lengths = _docs(150), None
+    lengths = _lengths(docs)
+    index = Bm25()
+    items = list(docs.items())
+    for start in range(0, len(items), 20):  # several segments, merged on the way
+        index.add([(k, d.reshape(-1), *lengths[k]) for k, d in items[start : start + 20]])
+    query = [(3, 1.0), (7, 2.0), (11, 1.0), (999, 1.0)]
+    got, want = _as_dict(index, index.scores(query)), _reference(docs, lengths, list(docs), query)
+    assert set(got) == set(want) and len(want) > 10
+    assert all(got[k] == pytest.approx(want[k], rel=1e-5) for k in want)
+    assert _as_dict(index, index.scores(query, title_weight=1.0)) == pytest.approx(
+        _reference(docs, lengths, list(docs), query, title_weight=1.0), rel=1e-5
+    )
+
+
+def test_removed_documents_never_score_and_a_merge_keeps_the_rest_exact():
+    docs = _docs(120, seed=1)
+    lengths = _lengths(docs)
+    index = Bm25()
+    index.add([(k, d, *lengths[k]) for k, d in docs.items()])
+    index.remove(range(0, 120, 2))  # below 75% alive: merged into one segment
+    alive = list(range(1, 120, 2))
+    query = [(1, 1.0), (2, 1.0), (5, 1.0)]
+    got = _as_dict(index, index.scores(query))
+    assert set(got) <= set(alive) and len(index) == len(alive)
+    want = _reference(docs, lengths, alive, query)
+    assert all(got[k] == pytest.approx(want[k], rel=1e-5) for k in want)
+    index.add([(0, docs[0], *lengths[0])])  # a removed key can come back
+    assert 0 in index and len(index) == len(alive) + 1
+
+
+def test_top_orders_by_score_and_respects_the_mask():
+    scores = np.array([0.5, 0.0, 2.0, 1.0, 3.0], dtype=np.float32)
+    assert Bm25.top(scores, 3) == [4, 2, 3]
+    assert Bm25.top(scores, 10) == [4, 2, 3, 0]  # zero means no query word: never returned
+    assert Bm25.top(scores, 3, mask=np.array([True, True, True, False, False])) == [2, 0]
+
+
+def test_tokens_are_lower_cased_and_lightly_stemmed():
+    assert tokens("Reports: Google's chips SHIPPED, batteries") == ["report", "google", "chip", "shipp", "battery"]
+    assert stem("press") == "press" and stem("news") == "new"
+
+
+ART = [
+    Article(title="Turbines for Quokkaville", body="Zephyrine shipped turbines to Quokkaville harbour.", url="https://a.example/1", publisher="Windward Daily", published=date(2024, 3, 1)),
+    Article(title="Quokkaville turbines again", body="Another turbine order reached Quokkaville.", url="https://b.example/2", publisher="Harbour Times", published=date(2024, 3, 5)),
+    Article(title="Harbour news", body="The Quokkaville harbour reopened after repairs.", url="https://b.example/3", publisher="Harbour Times", published=date(2024, 3, 1)),
+]
+
+
+def test_filters_by_publisher_and_day_and_lists_facets(service):
+    service.ingest("default", ART)
+    index = service.keyword_index("default")
+    publishers, days = index.facets()
+    assert publishers == ["Harbour Times", "Windward Daily"] and days == [20240301, 20240305]
+    every = index.search("Quokkaville turbines", 10)
+    assert len({h.chunk_id for h in every}) == 3
+    times = index.search("Quokkaville turbines", 10, publishers=["Harbour Times"])
+    assert {h.chunk_id.split("-")[0] for h in times} == {ART[1].id, ART[2].id}
+    both = index.search("Quokkaville", 10, publishers=["Harbour Times"], days=[20240301])
+    assert [h.chunk_id.split("-")[0] for h in both] == [ART[2].id]
+    ids = [h.chunk_id for h in every]
+    assert index.within(ids, days=[20240305]) == [i for i in ids if i.startswith(ART[1].id)]
+
+
+def test_a_second_reader_of_the_same_file_sees_changes_made_through_the_first(service, settings, embedder, encoding):
+    from tests.conftest import make_service
+
+    service.ingest("default", ART[:1])
+    assert service.keyword_index("default").search("Quokkaville", 5)
+    other = make_service(settings, embedder, encoding)  # same data dir: same keyword file
+    try:
+        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 1
+        service.ingest("default", ART[1:])
+        service.keyword_index("default").sync()  # the first process copies the new chunks
+        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 3
+        service.remove_sync("default", ART[0].id)
+        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 2
+    finally:
+        other.close()
