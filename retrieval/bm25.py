@@ -12,38 +12,12 @@ are masked out, and segments are merged once there are too many.
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-_TOKEN = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 MAX_SEGMENTS = 6
-
-
-def stem(word: str) -> str:
-    """Light English stemming: possessives and common inflections (``reports`` -> ``report``)."""
-    if word.endswith(("'s", "’s")):
-        word = word[:-2]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased, stemmed words of ``text`` (the unit both documents and questions are cut into)."""
-    return [stem(w) for w in _TOKEN.findall(text.lower())]
-
-
-def term_counts(text: str, skip: frozenset[str] = frozenset()) -> tuple[Counter[str], int]:
-    """Counts of the words worth indexing, and the length of ``text`` in words (for BM25's norm)."""
-    words = tokens(text)
-    return Counter(w for w in words if w not in skip), len(words)
 
 
 @dataclass
@@ -145,15 +119,20 @@ class Bm25:
         self._df = np.zeros(0, dtype=np.int64)
         self._count_terms(term_ids.astype(np.int64))
 
-    def scores(self, weighted_terms: Sequence[tuple[int, float]], title_weight: float = 0.5) -> np.ndarray:
-        """BM25 of every slot for the query terms (term id, query weight); removed slots score 0."""
+    def scores(
+        self, weighted_terms: Sequence[tuple[int, float]], title_weight: float = 0.5, k1: float | None = None, b: float | None = None
+    ) -> np.ndarray:
+        """BM25 of every slot for the query terms (term id, query weight); removed slots score 0.
+        ``k1`` and ``b`` default to the index's."""
+        k1 = self.k1 if k1 is None else k1
+        b = self.b if b is None else b
         n_slots = len(self.keys)
         if n_slots == 0:
             return np.zeros(0, dtype=np.float32)
         n = max(len(self._slot), 1)
         lengths = title_weight * self._len_title + self._len_body
         avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
-        norm = self.k1 * (1 - self.b + self.b * lengths / max(avg, 1e-6))
+        norm = k1 * (1 - b + b * lengths / max(avg, 1e-6))
         all_docs, all_gain = [], []
         for term, weight in weighted_terms:
             df = int(self._df[term]) if 0 <= term < len(self._df) else 0
@@ -166,7 +145,7 @@ class Bm25:
                     docs, tft, tfb = hit
                     tf = title_weight * tft + tfb
                     all_docs.append(docs)
-                    all_gain.append((weight * idf * (self.k1 + 1)) * tf / (tf + norm[docs]))
+                    all_gain.append((weight * idf * (k1 + 1)) * tf / (tf + norm[docs]))
         if not all_docs:
             return np.zeros(n_slots, dtype=np.float32)
         total = np.bincount(np.concatenate(all_docs), weights=np.concatenate(all_gain), minlength=n_slots)

@@ -1,15 +1,14 @@
 """A BM25 keyword index derived from Chroma, which stays the single source of truth.
 
 Each chunk's term counts (and its publisher and day, for filtered searches) are kept in a SQLite
-file; searches run on those counts loaded into numpy (retrieval.bm25). The index records the Chroma generation and chunk count it was built from. Before each search it
-compares them with Chroma's; on any difference it diffs chunk ids and copies what changed, so a
+file; searches run on those counts loaded into numpy (retrieval.bm25). The file records the Chroma
+generation and chunk count it was built from. Before each search it compares them with Chroma's; on any difference it diffs chunk ids and copies what changed, so a
 crash between writes or another process writing to the same Chroma server never leaves the two
 disagreeing for longer than one search.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 import time
@@ -21,48 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.bm25 import Bm25, stem, term_counts, tokens
+from retrieval.bm25 import Bm25
 from retrieval.models import Chunk
 from retrieval.store import ChromaStore
+from retrieval.terms import STOPWORDS, query_terms, stem, term_counts, term_coverage, tokens
 
-SCHEMA = "4"  # bump when the tables change: older index files are rebuilt from Chroma
-_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]", re.UNICODE)
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours yourself yourselves
-    did does tell said says say according report reported reports article articles news also per via""".split()
-)
+__all__ = ["KeywordHit", "KeywordIndex", "query_terms", "term_coverage"]
 
-
-def query_terms(text: str) -> list[str]:
-    """Content words of a question, lower-cased, without stopwords or duplicates."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        word = word.strip("'’.-")
-        if word and word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-            seen.setdefault(word, None)
-    return list(seen)
-
-
-def _stem(word: str) -> str:
-    if word.endswith(("'s", "’s")):
-        word = word[:-2]
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def term_coverage(terms: Sequence[str], text: str) -> float:
-    """Share of ``terms`` that occur in ``text`` (light stemming), 0.0 when there are no terms."""
-    if not terms:
-        return 0.0
-    words = {_stem(w.strip("'’.-")) for w in _WORD.findall(text.lower())}
-    return sum(1 for t in terms if _stem(t) in words) / len(terms)
+SCHEMA = "5"  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
 
 
 @dataclass(frozen=True)
@@ -250,15 +215,16 @@ class KeywordIndex:
                     out.append(cid)
             return out
 
-    def _scores(self, words: Sequence[str], title_weight: float) -> np.ndarray | None:
+    def _scores(self, words: Sequence[str], title_weight: float, bm25: tuple[float, float] | None) -> np.ndarray | None:
         stems = Counter(t for w in words for t in tokens(w) if t not in _SKIP)
         if not stems:
             return None
-        key = (tuple(sorted(stems.items())), title_weight)
+        key = (tuple(sorted(stems.items())), title_weight, bm25)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         ids = [(self._term_id(t, create=False), w) for t, w in stems.items()]
-        scores = self._bm25.scores([(i, float(w)) for i, w in ids if i is not None], title_weight)
+        k1, b = bm25 if bm25 is not None else (None, None)
+        scores = self._bm25.scores([(i, float(w)) for i, w in ids if i is not None], title_weight, k1, b)
         self._cache = (key, scores)
         return scores
 
@@ -280,17 +246,19 @@ class KeywordIndex:
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
         title_weight: float = 0.5,
+        bm25: tuple[float, float] | None = None,
         sync: bool = True,
     ) -> list[KeywordHit]:
         """Best ``n`` chunks by BM25 for the question's content words (``terms``; a word given
         twice counts twice), optionally only those from ``publishers`` and/or on ``days`` (yyyymmdd).
-        ``sync=False`` skips the check against Chroma (for a search that has just made it)."""
+        ``bm25`` overrides the index's (k1, b). ``sync=False`` skips the check against Chroma (for
+        a search that has just made it)."""
         if sync:
             self.sync()
         words = list(terms) if terms is not None else query_terms(text)
         with self._lock:
             self._refresh()
-            scores = self._scores(words, title_weight)
+            scores = self._scores(words, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return []
             slots = self._bm25.top(scores, n, self._mask(publishers, days))

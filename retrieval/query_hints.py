@@ -97,18 +97,6 @@ def find_days(question: str, known_days: Sequence[int]) -> list[tuple[int, tuple
     return out
 
 
-_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
-
-
-def proper_names(question: str, publishers: Sequence[str] = ()) -> list[str]:
-    """Capitalised words not at the start of a sentence, publisher names left out: "Sam
-    Bankman-Fried", "FTX". Names carry most of what a news question is about."""
-    text = question
-    for start, end, _ in reversed(find_publishers(question, publishers)):
-        text = text[:start] + " . " + text[end:]
-    return [m.group(0) for m in _NAME.finditer(text)]
-
-
 def focus(question: str, start: int, end: int, others: Sequence[tuple[int, int]]) -> str:
     """The part of ``question`` that a name at [start, end) refers to.
 

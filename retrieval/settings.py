@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=40, ge=0, validation_alias=_alias("NEWSBOT_CHUNK_OVERLAP", "chunk_overlap"))
     top_k: int = Field(default=6, ge=1, le=50, validation_alias=_alias("NEWSBOT_TOP_K", "top_k"))
     passages_per_article: int = Field(
-        default=3, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
+        default=4, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
     )
     min_similarity: float = Field(
         default=0.30, ge=-1, le=1, validation_alias=_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")

@@ -1,6 +1,6 @@
 """Reading publishers, days and parts out of questions (pure functions, no model)."""
 
-from retrieval.query_hints import SourceHint, find_days, find_publishers, name_variants, proper_names, source_hints
+from retrieval.query_hints import SourceHint, find_days, find_publishers, name_variants, source_hints
 
 PUBLISHERS = [
     "TechCrunch",
@@ -49,8 +49,3 @@ def test_a_publisher_takes_the_day_after_it_and_the_part_it_belongs_to():
 def test_a_day_no_publisher_claims_is_a_hint_of_its_own():
     hints = source_hints("What happened on November 18, 2023 at OpenAI?", PUBLISHERS, [20231118])
     assert hints == [SourceHint((), (20231118,), "")]
-
-
-def test_proper_names_leave_out_publishers_and_sentence_starts():
-    names = proper_names("Did TechCrunch say Sam Bankman-Fried ran FTX? The Verge said Caroline Ellison did.", PUBLISHERS)
-    assert names == ["Sam Bankman-Fried", "FTX", "Caroline Ellison"]
