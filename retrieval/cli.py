@@ -125,8 +125,7 @@ def _report(console: Console, results: list[IngestResult]) -> None:
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from retrieval.extract import article_from_text
-    from retrieval.fetch import article_from_url
+    from retrieval.extract import article_from_text, decode_text
 
     overrides = {"title": args.title, "publisher": args.source, "published": args.published}
     service = _service(settings)
@@ -134,21 +133,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
     for target in args.targets:
         if target == "-":
             data = sys.stdin.buffer.read(settings.max_article_bytes + 1)
-            from retrieval.extract import decode_text
-
             text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
             articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
         elif target.startswith(("http://", "https://")):
-            articles.append(
-                article_from_url(
-                    target,
-                    timeout=settings.fetch_timeout,
-                    max_bytes=settings.fetch_max_bytes,
-                    allow_private=settings.allow_private_urls,
-                    max_article_bytes=settings.max_article_bytes,
-                    **overrides,
-                )
-            )
+            articles.append(service.read_url(target, **overrides))
         else:
             path = Path(target)
             if not path.exists():

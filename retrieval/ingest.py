@@ -130,7 +130,8 @@ class Ingestor:
                         status = IngestStatus.UPDATED if versions else IngestStatus.ADDED
                         keep = set(c.id for c in chunks)
                         stale.extend(cid for ids in versions.values() for cid in ids if cid not in keep)
-                        fresh = tuple(c for c in chunks if c.id not in set(current))
+                        stored = set(current)
+                        fresh = tuple(c for c in chunks if c.id not in stored)
                         pending.append(fresh)
                         pending_count += len(fresh)
                         results.append(IngestResult(article.id, article.title, status, len(chunks)))
@@ -167,5 +168,5 @@ class Ingestor:
                 if progress:
                     progress(total, total)
 
-        # Materialise first: the source collection is dropped when the rebuilt one is swapped in.
-        return self._store.rebuild(library, iter(list(batches())))
+        # rebuild() consumes every batch before it drops the old collection, so streaming is safe.
+        return self._store.rebuild(library, batches())

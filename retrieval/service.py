@@ -162,19 +162,20 @@ class NewsService:
                 articles.extend(articles_from_path(file, max_bytes=self.settings.max_article_bytes, **overrides))
         return articles
 
-    async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
+    def read_url(self, url: str, **overrides: object) -> Article:
+        """Fetch and extract one article with the configured limits (blocking)."""
         s = self.settings
-        article = await asyncio.to_thread(
-            article_from_url,
+        return article_from_url(
             url,
             timeout=s.fetch_timeout,
             max_bytes=s.fetch_max_bytes,
             allow_private=s.allow_private_urls,
             max_article_bytes=s.max_article_bytes,
-            title=title,
-            publisher=publisher,
-            published=published,
+            **overrides,
         )
+
+    async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
+        article = await asyncio.to_thread(self.read_url, url, title=title, publisher=publisher, published=published)
         return (await asyncio.to_thread(self.ingest, library, [article]))[0]
 
     async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, url: str | None = None) -> IngestResult:

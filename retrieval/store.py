@@ -76,6 +76,18 @@ def _chunk(chunk_id: str, document: str | None, meta: dict) -> Chunk:
     )
 
 
+def _write(col, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+    """Add chunks with their vectors in batches Chroma accepts."""
+    for start in range(0, len(chunks), MAX_BATCH):
+        batch = chunks[start : start + MAX_BATCH]
+        col.add(
+            ids=[c.id for c in batch],
+            embeddings=np.asarray(embeddings[start : start + MAX_BATCH], dtype=np.float32),
+            documents=[c.text for c in batch],
+            metadatas=[_metadata(c) for c in batch],
+        )
+
+
 class ChromaStore:
     """Chunks of every library in one Chroma client (embedded on disk or a ``chroma run`` server)."""
 
@@ -145,14 +157,7 @@ class ChromaStore:
             return
         col = self._collection(library)
         self._bump(col)
-        for start in range(0, len(chunks), MAX_BATCH):
-            batch = chunks[start : start + MAX_BATCH]
-            col.add(
-                ids=[c.id for c in batch],
-                embeddings=np.asarray(embeddings[start : start + MAX_BATCH], dtype=np.float32),
-                documents=[c.text for c in batch],
-                metadatas=[_metadata(c) for c in batch],
-            )
+        _write(col, chunks, embeddings)
         self._bump(col)
 
     def delete(self, library: str, ids: Sequence[str]) -> None:
@@ -298,15 +303,8 @@ class ChromaStore:
         )
         written = 0
         for chunks, vectors in batches:
-            for start in range(0, len(chunks), MAX_BATCH):
-                part = chunks[start : start + MAX_BATCH]
-                tmp.add(
-                    ids=[c.id for c in part],
-                    embeddings=np.asarray(vectors[start : start + MAX_BATCH], dtype=np.float32),
-                    documents=[c.text for c in part],
-                    metadatas=[_metadata(c) for c in part],
-                )
-                written += len(part)
+            _write(tmp, chunks, vectors)
+            written += len(chunks)
         self.drop(library)
         tmp.modify(name=name)
         return written
