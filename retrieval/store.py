@@ -15,7 +15,10 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.errors import EmbedderMismatchError, InputError, StoreError
 from retrieval.models import ArticleSummary, Chunk, Source
 
-MAX_BATCH = 5000  # Chroma refuses more than 5,461 records per add
+# Records per Chroma add/delete. Chroma holds Python's GIL for a whole write (its reads release
+# it), so a bot ingesting in a worker thread stalls its event loop for as long as one write takes:
+# ~0.75 s for 512 chunks, ~50 ms for 32 (bench/responsiveness.py). Chroma's own cap is 5,461.
+WRITE_BATCH = 32
 _LIBRARY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 _PREFIX = "newsbot-"
 _EMBEDDER_KEY = "newsbot_embedder"
@@ -77,12 +80,12 @@ def _chunk(chunk_id: str, document: str | None, meta: dict) -> Chunk:
 
 
 def _write(col, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-    """Add chunks with their vectors in batches Chroma accepts."""
-    for start in range(0, len(chunks), MAX_BATCH):
-        batch = chunks[start : start + MAX_BATCH]
+    """Add chunks with their vectors, WRITE_BATCH at a time."""
+    for start in range(0, len(chunks), WRITE_BATCH):
+        batch = chunks[start : start + WRITE_BATCH]
         col.add(
             ids=[c.id for c in batch],
-            embeddings=np.asarray(embeddings[start : start + MAX_BATCH], dtype=np.float32),
+            embeddings=np.asarray(embeddings[start : start + WRITE_BATCH], dtype=np.float32),
             documents=[c.text for c in batch],
             metadatas=[_metadata(c) for c in batch],
         )
@@ -165,8 +168,8 @@ class ChromaStore:
             return
         col = self._collection(library)
         self._bump(col)
-        for start in range(0, len(ids), MAX_BATCH):
-            col.delete(ids=list(ids[start : start + MAX_BATCH]))
+        for start in range(0, len(ids), WRITE_BATCH):
+            col.delete(ids=list(ids[start : start + WRITE_BATCH]))
         self._bump(col)
 
     def drop(self, library: str) -> None:

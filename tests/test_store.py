@@ -56,3 +56,24 @@ def test_secrets_are_not_shown_in_settings(monkeypatch):
     settings = load_settings(_env_file=None)
     assert settings.llm_configured
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
+
+
+def test_writes_of_many_chunks_keep_each_vector_with_its_chunk(tmp_path):
+    from retrieval.models import Chunk, Source
+    from retrieval.store import WRITE_BATCH, ChromaStore
+
+    store = ChromaStore.connect(path=tmp_path / "chroma", embedder_name="hashing-64")
+    count = 2 * WRITE_BATCH + 5  # several Chroma writes, the last one partial
+    source = Source("a1", "Many chunks", "Example News", None, None)
+    chunks = [Chunk(f"a1:{i}", source, i, f"paragraph number {i} about turbines", "h1") for i in range(count)]
+    vectors = HashingEmbedder().embed_batch([c.text for c in chunks])
+    store.add("default", chunks, vectors)
+    assert store.count("default") == count
+    ids = [chunks[i].id for i in (0, WRITE_BATCH - 1, WRITE_BATCH, count - 1)]
+    got, got_vectors = store.get("default", ids, with_embeddings=True)
+    for chunk, vector in zip(got, got_vectors):
+        position = int(chunk.id.split(":")[1])
+        assert chunk.text == chunks[position].text
+        np.testing.assert_allclose(vector, vectors[position], atol=1e-6)
+    store.delete("default", [c.id for c in chunks[1:]])
+    assert store.ids("default") == ["a1:0"]
