@@ -129,7 +129,7 @@ class Bm25:
         n_slots = len(self.keys)
         if n_slots == 0:
             return np.zeros(0, dtype=np.float32)
-        n = max(len(self._slot), 1)
+        n = n_slots  # removed slots still count in the document frequencies until a merge, so here too
         lengths = title_weight * self._len_title + self._len_body
         avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
         norm = k1 * (1 - b + b * lengths / max(avg, 1e-6))

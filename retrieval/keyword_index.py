@@ -187,7 +187,8 @@ class KeywordIndex:
                 self._by_chunk[chunk_id] = (article_id, publisher, day)
                 docs.append((rowid, np.frombuffer(blob, dtype=np.int32), title_len, body_len))
             self._bm25.add(docs)
-        self._layout = _Layout.of([self._meta[int(k)] for k in self._bm25.keys])
+        # Removed documents keep their slots (score 0, never returned) until the BM25 arrays merge.
+        self._layout = _Layout.of([self._meta.get(int(k), _REMOVED) for k in self._bm25.keys])
         self._cache = self._facets = None
         self._loaded = version
 
@@ -263,6 +264,9 @@ class KeywordIndex:
                 return []
             slots = self._bm25.top(scores, n, self._mask(publishers, days))
             return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
+
+
+_REMOVED = ("", "", None, None)  # layout of a removed document's slot
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,17 @@ def test_removed_documents_never_score_and_a_merge_keeps_the_rest_exact():
     assert 0 in index and len(index) == len(alive) + 1
 
 
+def test_a_few_removals_before_a_merge_leave_every_live_match_scoring_positive():
+    # Three documents share a term; removing one (no merge yet) must not turn its idf negative.
+    shared = np.array([(7, 0, 1)], dtype=np.int32)
+    index = Bm25()
+    index.add([(k, shared, 1, 4) for k in range(10)])
+    index.remove([3])  # 90% alive: no merge, the removed slot stays in the arrays
+    scores = index.scores([(7, 1.0)])
+    assert scores[3] == 0 and all(scores[k] > 0 for k in range(10) if k != 3)
+    assert sorted(index.top(scores, 20)) == [k for k in range(10) if k != 3]
+
+
 def test_top_orders_by_score_and_respects_the_mask():
     scores = np.array([0.5, 0.0, 2.0, 1.0, 3.0], dtype=np.float32)
     assert Bm25.top(scores, 3) == [4, 2, 3]
