@@ -2,7 +2,8 @@
 
     python bench/query.py [--scale 100000] [--limit N] [--data-dir DIR] [--json]
 
-1. The MultiHop-RAG corpus in a library (built once, reused while corpus and settings are unchanged).
+1. The MultiHop-RAG corpus in a library (built once, reused while corpus and settings are unchanged;
+   it is the library `newsbot eval multihop` builds, so --data-dir can point at that data dir).
 2. Every dev question through NewsService.search with the product's settings: p50/p95, and the
    question embedding alone.
 3. The same at ~``--scale`` chunks: the corpus's chunks added again under new ids (same text,
@@ -38,7 +39,8 @@ from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "bench" / "multihop"
-BASE, SCALED = "bench-corpus", "bench-scaled"
+# BASE is the library `newsbot eval multihop` builds: pointing --data-dir at its data dir reuses it.
+BASE, SCALED = "eval-multihop", "bench-scaled"
 
 
 def pct(values: list[float], q: float) -> float:
