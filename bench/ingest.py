@@ -37,7 +37,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def chroma_default_add(folder: Path, chunks, batch: int = 5000) -> float:
+def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000) -> float:
     """Seconds for collection.add(documents=...) with Chroma's default embedding model.
 
     One ONNXMiniLM_L6_V2 instance is reused (Chroma's DefaultEmbeddingFunction makes a new one,
@@ -50,6 +50,8 @@ def chroma_default_add(folder: Path, chunks, batch: int = 5000) -> float:
 
     client = chromadb.PersistentClient(path=str(folder), settings=ChromaSettings(anonymized_telemetry=False))
     function = ONNXMiniLM_L6_V2(preferred_providers=["CPUExecutionProvider"])
+    if model_dir.name == function.EXTRACTED_FOLDER_NAME:  # the model files newsbot uses: no download
+        function.DOWNLOAD_PATH = model_dir.parent
     col = client.create_collection("bench", embedding_function=function, metadata={"hnsw:space": "cosine"})
     col.add(ids=["warm-up"], documents=["warm-up"])  # load the model outside the timing, as for newsbot
     col.delete(ids=["warm-up"])
@@ -96,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         stored = service.store.count("bench")
         service.close()
 
-        chroma_seconds = None if args.skip_chroma else chroma_default_add(Path(tmp) / "chroma-default", chunks)
+        chroma_seconds = None
+        if not args.skip_chroma:
+            chroma_seconds = chroma_default_add(Path(tmp) / "chroma-default", chunks, service.embedder.model_dir)
 
     n_art, n_chunks = len(results), len(chunks)
     wordpieces = [service.embedder.count_tokens(t) for t in texts]
