@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -26,15 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import peak_rss_mb  # noqa: E402
 from retrieval.evaluation import load_corpus  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "bench" / "multihop" / "corpus.json"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000) -> float:
@@ -123,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "chroma_chunks_per_s": None if chroma_seconds is None else round(n_chunks / chroma_seconds, 1),
         "newsbot_over_model": round(ingest_seconds / model_seconds, 3),
         "chroma_over_newsbot": None if chroma_seconds is None else round(chroma_seconds / ingest_seconds, 2),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
     figures["targets_met"] = {
         "newsbot <= 1.15 x model": figures["newsbot_over_model"] <= 1.15,

@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bench.measure import LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
 from retrieval.evaluation import load_queries, prepare_library  # noqa: E402
 from retrieval.models import Source  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
@@ -41,11 +40,6 @@ from retrieval.settings import load_settings  # noqa: E402
 SHARED = ROOT.parent / "shared" / "bench" / "multihop"
 # BASE is the library `newsbot eval multihop` builds: pointing --data-dir at its data dir reuses it.
 BASE, SCALED = "eval-multihop", "bench-scaled"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000 if ordered else 0.0
 
 
 def latencies(service: NewsService, library: str, questions: list[str]) -> dict:
@@ -61,10 +55,10 @@ def latencies(service: NewsService, library: str, questions: list[str]) -> dict:
     return {
         "chunks": service.store.count(library),
         "queries": len(questions),
-        "search_p50_ms": round(pct(total, 0.5), 1),
-        "search_p95_ms": round(pct(total, 0.95), 1),
-        "embed_p50_ms": round(pct(embed, 0.5), 1),
-        "embed_p95_ms": round(pct(embed, 0.95), 1),
+        "search_p50_ms": percentile_ms(total, 0.5),
+        "search_p95_ms": percentile_ms(total, 0.95),
+        "embed_p50_ms": percentile_ms(embed, 0.5),
+        "embed_p95_ms": percentile_ms(embed, 0.95),
     }
 
 
@@ -96,23 +90,12 @@ async def cold_load(settings, library: str) -> dict:
     """A fresh service's first look at ``library`` (loading its keyword arrays) in a worker thread,
     while the event loop ticks every 5 ms: what the first question after a bot restart costs."""
     service = NewsService.from_settings(settings)
-    lags: list[float] = []
-    done = threading.Event()
-
-    async def ticker() -> None:
-        while not done.is_set():
-            due = time.perf_counter() + 0.005
-            await asyncio.sleep(0.005)
-            lags.append(max(0.0, time.perf_counter() - due))
-
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    await asyncio.to_thread(service.keyword_index(library).facets)
-    seconds = time.perf_counter() - started
-    done.set()
-    await task
+    async with LoopLag(0.005) as lag:
+        started = time.perf_counter()
+        await asyncio.to_thread(service.keyword_index(library).facets)
+        seconds = time.perf_counter() - started
     service.close()
-    return {"load_s": round(seconds, 2), "loop_lag_max_ms": round(max(lags, default=0) * 1000, 1)}
+    return {"load_s": round(seconds, 2), "loop_lag_max_ms": lag.max_ms}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         out["scaled_cold_load"] = c = asyncio.run(cold_load(settings, SCALED))
         log(f"a restarted service loading the scaled library's keyword index: {c['load_s']} s in a worker thread, "
             f"event-loop lag max {c['loop_lag_max_ms']} ms")
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = peak_rss_mb()
     log(f"peak RSS {out['peak_rss_mb']:.0f} MB")
     service.close()
     if args.json:

@@ -27,16 +27,10 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,18 +43,14 @@ from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
-from tests.conftest import OFFLINE_DIR, make_service  # noqa: E402
+from bench.measure import LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
+from tests.conftest import OFFLINE_DIR, chroma_run, make_service  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "bench" / "multihop"
 LIBRARY = f"guild-{GUILD_A}"
 TARGET_MS = 100.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000, 1) if ordered else 0.0
 
 
 def corpus_files(corpus: Path, articles: int | None, limit: int) -> list[bytes]:
@@ -96,35 +86,6 @@ async def add_files(fake: FakeDiscord, files: list[bytes]) -> None:
             raise RuntimeError(f"/add of corpus-{n}.json failed: {ephemeral_text(rec)}")
 
 
-@contextlib.contextmanager
-def chroma_server(path: Path) -> Iterator[dict]:
-    """``chroma run`` on a free loopback port until the block ends: settings overrides for it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(f"http://127.0.0.1:{port}/api/v2/heartbeat"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("chroma run did not start")
-            time.sleep(0.2)
-        yield {"chroma_host": "127.0.0.1", "chroma_port": port}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
     use_offline_cache(None, OFFLINE_DIR)
     embedder, encoding = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR)), get_encoding()
@@ -132,7 +93,10 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
     async with contextlib.AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None
-        server = stack.enter_context(chroma_server(tmp / "chroma-server")) if args.chroma_server else {}
+        server = {}
+        if args.chroma_server:
+            host, port = stack.enter_context(chroma_run(tmp / "chroma-server"))
+            server = {"chroma_host": host, "chroma_port": port}
         settings = bot_settings(
             tmp,
             llm.base_url if llm else None,
@@ -155,17 +119,9 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         await asyncio.to_thread(service.ingest, LIBRARY, service.read_paths(seed))
         before = await service.stats(LIBRARY)
 
-        lags: list[float] = []
         defers: list[float] = []
         after_send: list[float] = []
         answers: list[float] = []
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            while not stop.is_set():
-                due = time.perf_counter() + 0.010
-                await asyncio.sleep(0.010)
-                lags.append(max(0.0, time.perf_counter() - due))
 
         async def ask(question: str, clicked: float) -> None:
             rec = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "ask", {"question": question})
@@ -177,28 +133,26 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             after_send.append(first.time - rec.time)
             answers.append(rec.responses[-1].time - clicked)
 
-        tick = asyncio.create_task(ticker())
-        started = time.perf_counter()
-        ingest = asyncio.create_task(add_files(fake, files))
-        inflight: set[asyncio.Task[None]] = set()
-        sent = skipped = 0
-        planned = time.monotonic()
-        while not ingest.done():
-            if planned > time.monotonic():
-                await asyncio.wait({ingest}, timeout=planned - time.monotonic())
-                continue
-            if len(inflight) < args.max_inflight:
-                task = asyncio.create_task(ask(questions[sent % len(questions)], planned))
-                inflight.add(task)
-                task.add_done_callback(inflight.discard)
-                sent += 1
-            else:
-                skipped += 1  # earlier answers still running: do not pile more work onto 2 cores
-            planned += args.interval
-        ingest_seconds = time.perf_counter() - started
-        await asyncio.gather(ingest, *inflight)
-        stop.set()
-        await tick
+        async with LoopLag(0.010) as lag:
+            started = time.perf_counter()
+            ingest = asyncio.create_task(add_files(fake, files))
+            inflight: set[asyncio.Task[None]] = set()
+            sent = skipped = 0
+            planned = time.monotonic()
+            while not ingest.done():
+                if planned > time.monotonic():
+                    await asyncio.wait({ingest}, timeout=planned - time.monotonic())
+                    continue
+                if len(inflight) < args.max_inflight:
+                    task = asyncio.create_task(ask(questions[sent % len(questions)], planned))
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                    sent += 1
+                else:
+                    skipped += 1  # earlier answers still running: do not pile more work onto 2 cores
+                planned += args.interval
+            ingest_seconds = time.perf_counter() - started
+            await asyncio.gather(ingest, *inflight)
         after = await service.stats(LIBRARY)
 
     defer_max = round(max(defers, default=0.0) * 1000, 1)
@@ -214,17 +168,17 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "ingest_s": round(ingest_seconds, 1),
         "asks": len(defers),
         "ask_ticks_skipped": skipped,
-        "defer_p50_ms": pct(defers, 0.5),
-        "defer_p95_ms": pct(defers, 0.95),
+        "defer_p50_ms": percentile_ms(defers, 0.5),
+        "defer_p95_ms": percentile_ms(defers, 0.95),
         "defer_max_ms": defer_max,
         "defers_over_target": sum(1 for d in defers if d * 1000 > TARGET_MS),
-        "defer_after_send_p50_ms": pct(after_send, 0.5),
+        "defer_after_send_p50_ms": percentile_ms(after_send, 0.5),
         "defer_after_send_max_ms": round(max(after_send, default=0.0) * 1000, 1),
-        "answer_p50_ms": pct(answers, 0.5),
-        "answer_p95_ms": pct(answers, 0.95),
-        "loop_lag_p99_ms": pct(lags, 0.99),
-        "loop_lag_max_ms": round(max(lags, default=0.0) * 1000, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "answer_p50_ms": percentile_ms(answers, 0.5),
+        "answer_p95_ms": percentile_ms(answers, 0.95),
+        "loop_lag_p99_ms": percentile_ms(lag.lags, 0.99),
+        "loop_lag_max_ms": lag.max_ms,
+        "peak_rss_mb": peak_rss_mb(),
         "target_met": {f"defer max <= {TARGET_MS:.0f} ms": bool(defers) and defer_max <= TARGET_MS},
     }
 

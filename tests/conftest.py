@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -81,11 +83,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
+@contextlib.contextmanager
+def chroma_run(path: Path) -> Iterator[tuple[str, int]]:
+    """A real ``chroma run`` server on a free loopback port, storing in ``path``, until the block ends."""
     port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
     proc = subprocess.Popen(
         [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -106,9 +107,18 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     else:
         proc.kill()
         raise RuntimeError("chroma run did not answer its heartbeat")
-    yield "127.0.0.1", port
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as address:
+        yield address
