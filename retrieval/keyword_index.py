@@ -59,14 +59,15 @@ class KeywordIndex:
         self._facets: tuple[list[str], list[int]] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db)
         self._db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT)")
-        if self._state("schema") != SCHEMA:
-            # An index from an older newsbot: it is derived data, so rebuild it from Chroma.
-            with self._db:
-                self._db.executescript(
-                    "DROP TABLE IF EXISTS fts; DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS vocab; DELETE FROM state;"
-                )
+        with self._db:  # a write lock first: two processes opening a new file do not both reset it
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._state("schema") != SCHEMA:
+                # An index from an older newsbot: it is derived data, so rebuild it from Chroma.
+                for table in ("fts", "chunks", "vocab"):
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                self._db.execute("DELETE FROM state")
                 self._db.execute("INSERT INTO state VALUES ('schema', ?)", (SCHEMA,))
         self._db.executescript(
             """
@@ -264,6 +265,20 @@ class KeywordIndex:
                 return []
             slots = self._bm25.top(scores, n, self._mask(publishers, days))
             return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
+
+
+def _use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch a (possibly brand-new) file to WAL. SQLite's busy timeout does not cover this switch,
+    so a reader opening the same new file at that moment makes it fail at once: retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 _REMOVED = ("", "", None, None)  # layout of a removed document's slot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -68,6 +69,7 @@ class NewsService:
             store, embedder, encoding, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
         )
         self._keyword: dict[str, KeywordIndex] = {}
+        self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
         self.searcher = Searcher(store, embedder, self.keyword_index)
         self.answerer = Answerer(
             chat=chat,
@@ -100,16 +102,18 @@ class NewsService:
         )
 
     def keyword_index(self, library: str) -> KeywordIndex:
-        index = self._keyword.get(library)
-        if index is None:
-            path = self.settings.data_dir / "keyword" / self.store.identity / f"{validate_library(library)}.sqlite3"
-            index = self._keyword[library] = KeywordIndex(path, self.store, library)
-        return index
+        with self._keyword_lock:
+            index = self._keyword.get(library)
+            if index is None:
+                path = self.settings.data_dir / "keyword" / self.store.identity / f"{validate_library(library)}.sqlite3"
+                index = self._keyword[library] = KeywordIndex(path, self.store, library)
+            return index
 
     def close(self) -> None:
-        for index in self._keyword.values():
-            index.close()
-        self._keyword.clear()
+        with self._keyword_lock:
+            for index in self._keyword.values():
+                index.close()
+            self._keyword.clear()
 
     # -- questions ---------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:

@@ -5,7 +5,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+from retrieval.keyword_index import KeywordIndex
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
@@ -38,6 +41,40 @@ def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service
     assert hits and {h.chunk_id for h in hits} <= left
     assert len(hits) == len(left)
     assert all(p.source.article_id != removed.article_id for p in service.search("default", "Zephyrine turbines"))
+
+
+def test_first_questions_arriving_together_share_one_index(service):
+    # A restarted bot: several questions reach a library at once, each in its own worker thread.
+    service.ingest("default", [_article(1), _article(2)])
+    service.close()
+    start = threading.Barrier(6)
+
+    def first_search(_: int) -> int:
+        start.wait()
+        return len(service.search("default", "Zephyrine turbines"))
+
+    with ThreadPoolExecutor(6) as pool:
+        found = list(pool.map(first_search, range(6)))
+    assert all(found)
+    assert len({id(service.keyword_index("default")) for _ in range(3)}) == 1
+
+
+def test_two_readers_creating_the_same_index_file_at_once_both_open_it(service, tmp_path):
+    # Two processes (here: two instances) opening a library's keyword file for the first time.
+    service.ingest("default", [_article(1)])
+    path = tmp_path / "shared-index.sqlite3"
+    start = threading.Barrier(2)
+
+    def open_and_search(_: int) -> int:
+        start.wait()
+        index = KeywordIndex(path, service.store, "default")
+        try:
+            return len(index.search("Quokkaville", 10))
+        finally:
+            index.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        assert all(pool.map(open_and_search, range(2)))
 
 
 def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, embedder, encoding):
