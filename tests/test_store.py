@@ -1,12 +1,21 @@
 """The store records which embedder built a library; another embedder is refused until reindexed."""
 
+import contextlib
+import json
+import sqlite3
+import subprocess
+import sys
+
+import chromadb
 import numpy as np
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from retrieval.embeddings import Embedder
 from retrieval.errors import ConfigError, EmbedderMismatchError
-from retrieval.models import Article
-from retrieval.settings import load_settings
+from retrieval.models import Article, Chunk, Source
+from retrieval.settings import PROJECT_ROOT, load_settings
+from retrieval.store import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
 from tests.conftest import make_service
 from tests.fakes import fake_embedding
 
@@ -59,9 +68,6 @@ def test_secrets_are_not_shown_in_settings(monkeypatch):
 
 
 def test_writes_of_many_chunks_keep_each_vector_with_its_chunk(tmp_path):
-    from retrieval.models import Chunk, Source
-    from retrieval.store import WRITE_BATCH, ChromaStore
-
     store = ChromaStore.connect(path=tmp_path / "chroma", embedder_name="hashing-64")
     count = 2 * WRITE_BATCH + 5  # several Chroma writes, the last one partial
     source = Source("a1", "Many chunks", "Example News", None, None)
@@ -77,3 +83,64 @@ def test_writes_of_many_chunks_keep_each_vector_with_its_chunk(tmp_path):
         np.testing.assert_allclose(vector, vectors[position], atol=1e-6)
     store.delete("default", [c.id for c in chunks[1:]])
     assert store.ids("default") == ["a1:0"]
+
+
+def _run(code: str, *args: str) -> str:
+    """A fresh Python process: nothing of Chroma's is loaded or cached in it yet (as after a restart)."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+_OLD_LIBRARY = """
+import sys, chromadb, numpy as np
+from chromadb.config import Settings
+client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
+col = client.create_collection("newsbot-default", embedding_function=None,
+    metadata={"hnsw:space": "cosine", "newsbot_embedder": "hashing-64", "newsbot_generation": "0"})
+vectors = np.random.default_rng(1).standard_normal((40, 64)).astype(np.float32)
+col.add(ids=[f"old:{i}" for i in range(40)], embeddings=vectors, documents=["old"] * 40,
+        metadatas=[{"article_id": "old", "title": "Old", "position": i, "content_hash": "h0"} for i in range(40)])
+print(col.configuration_json["hnsw"]["sync_threshold"])
+"""
+
+_REOPEN = """
+import sys, json, numpy as np
+from retrieval.store import ChromaStore
+store = ChromaStore.connect(path=sys.argv[1], embedder_name="hashing-64")
+probe = np.asarray(json.loads(sys.argv[2]), dtype=np.float32)
+print(json.dumps({"count": store.count("default"), "nearest": store.nearest("default", probe, 1)[0][0]}))
+"""
+
+
+def _sync_threshold(path) -> int:
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    return client.get_collection("newsbot-default", embedding_function=None).configuration_json["hnsw"]["sync_threshold"]
+
+
+def _log_rows(path) -> int:
+    with contextlib.closing(sqlite3.connect(path / "chroma.sqlite3")) as db:
+        return db.execute("select count(*) from embeddings_queue").fetchone()[0]
+
+
+def test_libraries_save_their_index_every_sync_threshold_records_and_lose_nothing(tmp_path):
+    new = ChromaStore.connect(path=tmp_path / "new", embedder_name="hashing-64")
+    assert new.count("default") == 0 and new.libraries() == []
+    new.add("default", [Chunk("n:0", Source("n", "New", None, None, None), 0, "new", "h")], HashingEmbedder().embed_batch(["new"]))
+    assert _sync_threshold(tmp_path / "new") == HNSW_SYNC_THRESHOLD != 1000
+
+    path = tmp_path / "old"
+    assert _run(_OLD_LIBRARY, str(path)).strip() == "1000"  # a library made before: Chroma's default
+    store = ChromaStore.connect(path=path, embedder_name="hashing-64")
+    source = Source("a1", "Many chunks", "Example News", None, None)
+    chunks = [Chunk(f"a1:{i}", source, i, f"paragraph {i} about turbines and plant {i % 7}", "h1") for i in range(HNSW_SYNC_THRESHOLD + 50)]
+    vectors = HashingEmbedder().embed_batch([c.text for c in chunks])
+    store.add("default", chunks, vectors)
+    total = 40 + len(chunks)
+    assert _sync_threshold(path) == HNSW_SYNC_THRESHOLD
+    # In effect: Chroma saved its index and purged its log (with the default 1,000 it keeps every record).
+    assert _log_rows(path) < HNSW_SYNC_THRESHOLD < total < 1000
+
+    # The last chunks are in the log only, not in the saved index: a fresh process still finds them.
+    got = json.loads(_run(_REOPEN, str(path), json.dumps(vectors[-1].tolist())))
+    assert got == {"count": total, "nearest": chunks[-1].id}
