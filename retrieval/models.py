@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+from functools import cached_property
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _TRACKING_PARAMS = re.compile(r"^(utm_|fbclid$|gclid$|mc_|ref$|ref_src$)")
@@ -49,13 +50,14 @@ class Article:
     publisher: str | None = None
     published: date | None = None
 
-    @property
+    # Cached: chunking and dedupe ask for these once per chunk, and each reads the whole body.
+    @cached_property
     def id(self) -> str:
         if self.url:
             return "u" + _digest(canonical_url(self.url))[:16]
         return "t" + _digest(normalize_text(self.body))[:16]
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return _digest(
             normalize_text(self.title),
