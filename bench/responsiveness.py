@@ -88,7 +88,8 @@ async def add_files(fake: FakeDiscord, files: list[bytes]) -> None:
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
     use_offline_cache(None, OFFLINE_DIR)
-    embedder, encoding = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR)), get_encoding()
+    embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads)
+    encoding = get_encoding()
     embedder.embed_batch(["warm-up"])  # load the model outside every timing
     async with contextlib.AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
@@ -160,6 +161,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "cpus": os.cpu_count(),
         "llm": "fake (loopback)" if args.llm else "none (extractive)",
         "chroma": "chroma run (separate process)" if args.chroma_server else "embedded",
+        "embed_threads": args.embed_threads or "onnxruntime default",
         "files": len(files),
         "file_mb": [round(len(f) / 1e6, 2) for f in files],
         "seed_articles": before.articles,
@@ -194,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-inflight", type=int, default=4, help="unanswered /ask commands at most")
     parser.add_argument("--llm", action="store_true", help="answer with the loopback fake LLM (else extractive)")
     parser.add_argument("--chroma-server", action="store_true", help="Chroma in a `chroma run` process (else embedded)")
+    parser.add_argument("--embed-threads", type=int, default=None, help="onnxruntime threads (default: one per core)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -208,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"ingest: {r['articles_ingested']} articles -> {r['chunks_ingested']} chunks in {r['ingest_s']} s "
           f"({r['files']} /add file(s), MB {r['file_mb']}; library seeded with {r['seed_articles']}); "
-          f"{r['cpus']} CPUs, LLM {r['llm']}, Chroma {r['chroma']}")
+          f"{r['cpus']} CPUs, LLM {r['llm']}, Chroma {r['chroma']}, embedding threads {r['embed_threads']}")
     print(f"/ask during the ingest: {r['asks']} asks ({r['ask_ticks_skipped']} ticks skipped, answers pending)")
     print(f"  defer        p50 {r['defer_p50_ms']} ms, p95 {r['defer_p95_ms']} ms, max {r['defer_max_ms']} ms "
           f"(from the click; after the fake sent it: p50 {r['defer_after_send_p50_ms']} ms, "
