@@ -134,7 +134,8 @@ def test_libraries_save_their_index_every_sync_threshold_records_and_lose_nothin
     store = ChromaStore.connect(path=path, embedder_name="hashing-64")
     source = Source("a1", "Many chunks", "Example News", None, None)
     chunks = [Chunk(f"a1:{i}", source, i, f"paragraph {i} about turbines and plant {i % 7}", "h1") for i in range(HNSW_SYNC_THRESHOLD + 50)]
-    vectors = HashingEmbedder().embed_batch([c.text for c in chunks])
+    vectors = np.random.default_rng(2).standard_normal((len(chunks), 64)).astype(np.float32)  # no two alike
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     store.add("default", chunks, vectors)
     total = 40 + len(chunks)
     assert _sync_threshold(path) == HNSW_SYNC_THRESHOLD
