@@ -25,7 +25,6 @@ WRITE_BATCH = 32
 # until the save: at 9k/100k chunks the costliest 32-chunk add fell from ~140/~270 to ~90/~175 ms of
 # CPU, with less CPU in total. Unsaved records are replayed from that log on open; none are lost.
 HNSW_SYNC_THRESHOLD = 256
-_HNSW = {"space": "cosine", "sync_threshold": HNSW_SYNC_THRESHOLD}
 log = logging.getLogger(__name__)
 _LIBRARY_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
 _PREFIX = "newsbot-"
@@ -132,16 +131,19 @@ class ChromaStore:
         return cls(client, embedder_name=embedder_name, identity="local")
 
     # -- collections -------------------------------------------------------------------------
+    def _new_collection(self, generation: str) -> dict:
+        """How a library's collection is made: vectors we supply, cosine space, our embedder's name."""
+        return {
+            "embedding_function": None,
+            "metadata": {"hnsw:space": "cosine", _EMBEDDER_KEY: self.embedder_name, _GENERATION_KEY: generation},
+            "configuration": {"hnsw": {"space": "cosine", "sync_threshold": HNSW_SYNC_THRESHOLD}},
+        }
+
     def _collection(self, library: str, *, create: bool = True, check: bool = True):
         name = _PREFIX + validate_library(library)
         try:
             if create:
-                col = self._client.get_or_create_collection(
-                    name,
-                    embedding_function=None,
-                    metadata={"hnsw:space": "cosine", _EMBEDDER_KEY: self.embedder_name, _GENERATION_KEY: "0"},
-                    configuration={"hnsw": dict(_HNSW)},
-                )
+                col = self._client.get_or_create_collection(name, **self._new_collection("0"))
             else:
                 col = self._client.get_collection(name, embedding_function=None)
         except Exception as exc:
@@ -320,12 +322,7 @@ class ChromaStore:
             self._client.delete_collection(tmp_name)
         except Exception:
             pass
-        tmp = self._client.create_collection(
-            tmp_name,
-            embedding_function=None,
-            metadata={"hnsw:space": "cosine", _EMBEDDER_KEY: self.embedder_name, _GENERATION_KEY: uuid.uuid4().hex},
-            configuration={"hnsw": dict(_HNSW)},
-        )
+        tmp = self._client.create_collection(tmp_name, **self._new_collection(uuid.uuid4().hex))
         written = 0
         for chunks, vectors in batches:
             _write(tmp, chunks, vectors)
