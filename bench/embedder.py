@@ -24,11 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import CORPUS, QUERIES  # noqa: E402
 from retrieval.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-CORPUS = SHARED / "bench" / "multihop" / "corpus.json"
-QUERIES = SHARED / "bench" / "multihop" / "queries_dev.json"
 WORDS_PER_CHUNK = 150
 CHROMA_RELOAD_CALLS = 20  # DefaultEmbeddingFunction reloads the model on every call: keep this small
 

@@ -25,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import peak_rss_mb  # noqa: E402
+from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
 from retrieval.evaluation import load_corpus  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "bench" / "multihop" / "corpus.json"
 
 
 def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000) -> float:
@@ -64,7 +63,7 @@ def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     parser.add_argument("--skip-chroma", action="store_true", help="leave out Chroma's default embedding function")
     parser.add_argument("--json", action="store_true")

@@ -1,4 +1,5 @@
-"""What the bench scripts share: percentiles, peak memory, and how late the event loop wakes."""
+"""What the bench scripts share: where the benchmark data is, percentiles, peak memory, and how late
+the event loop wakes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import asyncio
 import contextlib
 import resource
 import time
+from pathlib import Path
+
+MULTIHOP = Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "multihop"  # ../shared beside the repo
+CORPUS, QUERIES = MULTIHOP / "corpus.json", MULTIHOP / "queries_dev.json"
 
 
 def percentile_ms(values: list[float], q: float) -> float:

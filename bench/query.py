@@ -31,13 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.measure import LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
+from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
 from retrieval.evaluation import load_queries, prepare_library  # noqa: E402
 from retrieval.models import Source  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "bench" / "multihop"
 # BASE is the library `newsbot eval multihop` builds: pointing --data-dir at its data dir reuses it.
 BASE, SCALED = "eval-multihop", "bench-scaled"
 
@@ -100,8 +99,8 @@ async def cold_load(settings, library: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus.json")
-    parser.add_argument("--queries", type=Path, default=SHARED / "queries_dev.json")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--queries", type=Path, default=QUERIES)
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-bench")
     parser.add_argument("--scale", type=int, default=100_000, help="chunks in the scaled library (0: skip)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N query records")

@@ -43,34 +43,34 @@ from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
-from bench.measure import LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
+from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
 from tests.conftest import OFFLINE_DIR, chroma_run, make_service  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "bench" / "multihop"
 LIBRARY = f"guild-{GUILD_A}"
 TARGET_MS = 100.0
 
 
 def corpus_files(corpus: Path, articles: int | None, limit: int) -> list[bytes]:
     """The corpus records as compact JSON lists, each file at most ``limit`` bytes."""
-    records = json.loads(corpus.read_bytes())[:articles]
+    records = [
+        json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode() for r in json.loads(corpus.read_bytes())[:articles]
+    ]
+    too_big = next((len(r) + 2 for r in records if len(r) + 2 > limit), None)  # alone in its brackets
+    if too_big:
+        raise SystemExit(f"a single article is larger than the {limit:,}-byte file limit ({too_big:,} bytes)")
     files: list[bytes] = []
-    part: list[dict] = []
+    part: list[bytes] = []
     size = 2  # the brackets
     for record in records:
-        n = len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()) + 1  # and a comma
-        if part and size + n > limit:
-            files.append(json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode())
+        if part and size + len(record) + 1 > limit:  # the record and a comma
+            files.append(b"[" + b",".join(part) + b"]")
             part, size = [], 2
         part.append(record)
-        size += n
+        size += len(record) + 1
     if part:
-        files.append(json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode())
-    too_big = [len(f) for f in files if len(f) > limit]
-    if too_big:
-        raise SystemExit(f"a single article is larger than the {limit:,}-byte file limit ({too_big[0]:,} bytes)")
+        files.append(b"[" + b",".join(part) + b"]")
     return files
 
 
@@ -156,7 +156,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             await asyncio.gather(ingest, *inflight)
         after = await service.stats(LIBRARY)
 
-    defer_max = round(max(defers, default=0.0) * 1000, 1)
+    defer_max = percentile_ms(defers, 1.0)
     return {
         "cpus": os.cpu_count(),
         "llm": "fake (loopback)" if args.llm else "none (extractive)",
@@ -175,7 +175,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "defer_max_ms": defer_max,
         "defers_over_target": sum(1 for d in defers if d * 1000 > TARGET_MS),
         "defer_after_send_p50_ms": percentile_ms(after_send, 0.5),
-        "defer_after_send_max_ms": round(max(after_send, default=0.0) * 1000, 1),
+        "defer_after_send_max_ms": percentile_ms(after_send, 1.0),
         "answer_p50_ms": percentile_ms(answers, 0.5),
         "answer_p95_ms": percentile_ms(answers, 0.95),
         "loop_lag_p99_ms": percentile_ms(lag.lags, 0.99),
@@ -187,8 +187,8 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus.json")
-    parser.add_argument("--queries", type=Path, default=SHARED / "queries_dev.json")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--queries", type=Path, default=QUERIES)
     parser.add_argument("--articles", type=int, default=None, help="only the first N corpus articles")
     parser.add_argument("--file-bytes", type=int, default=None, help="bytes per /add file (default: the limit)")
     parser.add_argument("--seed", type=int, default=6, help="sample articles (data/) in the library first")
