@@ -36,6 +36,9 @@ class Embedder(ABC):
         if batch:
             yield from self.embed_batch(batch)
 
+    def warm(self) -> None:
+        """Load the model now rather than on first use (nothing to load by default)."""
+
     def count_tokens(self, text: str) -> int | None:
         """Tokens the model would see for ``text`` (special tokens included), or None if unknown."""
         return None

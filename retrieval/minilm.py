@@ -142,6 +142,9 @@ class MiniLMEmbedder(Embedder):
                 loaded = self._loaded
         return loaded
 
+    def warm(self) -> None:
+        self._model()
+
     def _load(self) -> _Loaded:
         if missing := missing_files(self.model_dir):
             raise ConfigError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import tiktoken
 
 from retrieval.answer import AnswerEvent, Answerer, AnswerStatus
+from retrieval.background_embedder import LowPriorityEmbedder
 from retrieval.embeddings import Embedder
 from retrieval.errors import InputError
 from retrieval.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
@@ -61,12 +62,15 @@ class NewsService:
         encoding: tiktoken.Encoding,
         chat: ChatModel | None,
         prompts: PromptSet,
+        ingest_embedder: Embedder | None = None,
     ) -> None:
+        """``embedder`` serves questions; ``ingest_embedder`` (default: the same) embeds articles."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self.ingest_embedder = ingest_embedder or embedder
         self.ingestor = Ingestor(
-            store, embedder, encoding, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
+            store, self.ingest_embedder, encoding, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
         )
         self._keyword: dict[str, KeywordIndex] = {}
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
@@ -99,6 +103,10 @@ class NewsService:
             encoding=encoding,
             chat=_chat_model(settings),
             prompts=prompts,
+            # a second model instance, loaded in its own low-priority thread (see background_embedder)
+            ingest_embedder=(
+                LowPriorityEmbedder(build_embedder(settings), nice=settings.ingest_nice) if settings.ingest_nice else None
+            ),
         )
 
     def keyword_index(self, library: str) -> KeywordIndex:
@@ -114,6 +122,8 @@ class NewsService:
             for index in self._keyword.values():
                 index.close()
             self._keyword.clear()
+        if isinstance(self.ingest_embedder, LowPriorityEmbedder):
+            self.ingest_embedder.close()
 
     # -- questions ---------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         validation_alias=_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
     )
 
+    # Added to the nice value of the thread that embeds articles (Linux), so questions come first
+    # while a corpus is ingested; 0 keeps normal priority.
+    ingest_nice: int = Field(default=10, ge=0, le=19, validation_alias=_alias("NEWSBOT_INGEST_NICE", "ingest_nice"))
+
     # language model (any OpenAI-compatible endpoint)
     llm_base_url: str | None = Field(default=None, validation_alias=_alias("OPENAI_BASE_URL", "llm_base_url"))
     llm_api_key: SecretStr | None = Field(default=None, validation_alias=_alias("OPENAI_API_KEY", "llm_api_key"))
