@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,10 +17,11 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.errors import EmbedderMismatchError, InputError, StoreError
 from retrieval.models import ArticleSummary, Chunk, Source
 
-# Records per Chroma add/delete. Chroma holds Python's GIL for a whole write (its reads release
-# it), so a bot ingesting in a worker thread stalls its event loop for as long as one write takes:
-# ~0.75 s for 512 chunks, ~50 ms for 32 (bench/responsiveness.py). Chroma's own cap is 5,461.
-WRITE_BATCH = 32
+# Records per Chroma add/delete. Embedded Chroma holds Python's GIL for a whole write (its reads
+# release it), so a bot ingesting in a worker thread stalls its event loop for as long as one write
+# takes: ~0.75 s for 512 chunks, ~30 ms for 32 and ~25 ms for 16 on an idle machine, two to four
+# times that while the model embeds (bench/responsiveness.py). Chroma's own cap is 5,461.
+WRITE_BATCH = 16
 # Records Chroma's local HNSW index takes in before it saves itself (Chroma's default: 1,000). Each
 # add re-reads Chroma's write-ahead log back to the last save (it is purged then), so adds get slower
 # until the save: at 9k/100k chunks the costliest 32-chunk add fell from ~140/~270 to ~90/~175 ms of
@@ -86,16 +88,32 @@ def _chunk(chunk_id: str, document: str | None, meta: dict) -> Chunk:
     )
 
 
-def _write(col, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+def _paced(count: int, write: Callable[[int, int], None], pause: Callable[[float], None]) -> None:
+    """``write(start, end)`` over ``range(count)`` in WRITE_BATCH slices, pausing after each one but
+    the last for as long as it took: between writes, the event loop and questions get the GIL for at
+    least as long as they waited. In an ingest the pauses overlap the embedding of the next batch."""
+    took = 0.0
+    for start in range(0, count, WRITE_BATCH):
+        if start:
+            pause(took)
+        began = time.perf_counter()
+        write(start, min(start + WRITE_BATCH, count))
+        took = time.perf_counter() - began
+
+
+def _write(col, chunks: Sequence[Chunk], embeddings: np.ndarray, pause: Callable[[float], None]) -> None:
     """Add chunks with their vectors, WRITE_BATCH at a time."""
-    for start in range(0, len(chunks), WRITE_BATCH):
-        batch = chunks[start : start + WRITE_BATCH]
+
+    def write(start: int, end: int) -> None:
+        batch = chunks[start:end]
         col.add(
             ids=[c.id for c in batch],
-            embeddings=np.asarray(embeddings[start : start + WRITE_BATCH], dtype=np.float32),
+            embeddings=np.asarray(embeddings[start:end], dtype=np.float32),
             documents=[c.text for c in batch],
             metadatas=[_metadata(c) for c in batch],
         )
+
+    _paced(len(chunks), write, pause)
 
 
 def _tune(col) -> None:
@@ -112,10 +130,18 @@ def _tune(col) -> None:
 class ChromaStore:
     """Chunks of every library in one Chroma client (embedded on disk or a ``chroma run`` server)."""
 
-    def __init__(self, client: chromadb.api.ClientAPI, *, embedder_name: str, identity: str = "local") -> None:
+    def __init__(
+        self,
+        client: chromadb.api.ClientAPI,
+        *,
+        embedder_name: str,
+        identity: str = "local",
+        pause: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self.embedder_name = embedder_name
         self.identity = identity  # names the Chroma instance, so derived indexes are kept per instance
+        self._pause = pause  # between writes (see _paced)
 
     @classmethod
     def connect(cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str) -> ChromaStore:
@@ -183,7 +209,7 @@ class ChromaStore:
             return
         col = self._collection(library)
         self._bump(col)
-        _write(col, chunks, embeddings)
+        _write(col, chunks, embeddings, self._pause)
         self._bump(col)
 
     def delete(self, library: str, ids: Sequence[str]) -> None:
@@ -191,8 +217,7 @@ class ChromaStore:
             return
         col = self._collection(library)
         self._bump(col)
-        for start in range(0, len(ids), WRITE_BATCH):
-            col.delete(ids=list(ids[start : start + WRITE_BATCH]))
+        _paced(len(ids), lambda start, end: col.delete(ids=list(ids[start:end])), self._pause)
         self._bump(col)
 
     def drop(self, library: str) -> None:
@@ -325,7 +350,7 @@ class ChromaStore:
         tmp = self._client.create_collection(tmp_name, **self._new_collection(uuid.uuid4().hex))
         written = 0
         for chunks, vectors in batches:
-            _write(tmp, chunks, vectors)
+            _write(tmp, chunks, vectors, self._pause)
             written += len(chunks)
         self.drop(library)
         tmp.modify(name=name)

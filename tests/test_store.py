@@ -5,6 +5,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 
 import chromadb
 import numpy as np
@@ -83,6 +84,33 @@ def test_writes_of_many_chunks_keep_each_vector_with_its_chunk(tmp_path):
         np.testing.assert_allclose(vector, vectors[position], atol=1e-6)
     store.delete("default", [c.id for c in chunks[1:]])
     assert store.ids("default") == ["a1:0"]
+
+
+def test_writes_give_way_between_chroma_writes_for_as_long_as_each_took(tmp_path):
+    """Embedded Chroma holds the GIL during a write; the store pauses after each (but the last)."""
+    pauses: list[float] = []
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    store = ChromaStore(client, embedder_name="hashing-64", pause=pauses.append)
+    source = Source("a1", "Many chunks", "Example News", None, None)
+    chunks = [Chunk(f"a1:{i}", source, i, f"paragraph {i} about wind turbines", "h1") for i in range(2 * WRITE_BATCH + 1)]
+    vectors = HashingEmbedder().embed_batch([c.text for c in chunks])
+
+    store.add("default", chunks[:WRITE_BATCH], vectors[:WRITE_BATCH])
+    assert pauses == []  # one write: nothing to give way to
+    with _elapsed() as add_took:
+        store.add("default", chunks[WRITE_BATCH:], vectors[WRITE_BATCH:])
+    assert len(pauses) == 1 and 0 < pauses[0] < add_took()
+    with _elapsed() as delete_took:
+        store.delete("default", [c.id for c in chunks[1:]])
+    assert len(pauses) == 2 and 0 < pauses[1] < delete_took()
+    assert store.ids("default") == ["a1:0"]
+
+
+@contextlib.contextmanager
+def _elapsed():
+    started, ended = time.perf_counter(), []
+    yield lambda: ended[0] - started
+    ended.append(time.perf_counter())
 
 
 def _run(code: str, *args: str) -> str:
