@@ -56,7 +56,7 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-def make_service(settings: Settings, embedder, encoding, *, chat=None):
+def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None):
     """A NewsService with the real store and model; the chat model is whatever the test hands in."""
     from retrieval.prompts import PromptSet
     from retrieval.service import NewsService
@@ -66,7 +66,13 @@ def make_service(settings: Settings, embedder, encoding, *, chat=None):
         path=settings.resolved_chroma_path, host=settings.chroma_host, port=settings.chroma_port, embedder_name=embedder.name
     )
     return NewsService(
-        settings, store=store, embedder=embedder, encoding=encoding, chat=chat, prompts=PromptSet.load(PROJECT_ROOT / "prompts")
+        settings,
+        store=store,
+        embedder=embedder,
+        encoding=encoding,
+        chat=chat,
+        prompts=PromptSet.load(PROJECT_ROOT / "prompts"),
+        ingest_embedder=ingest_embedder,
     )
 
 
