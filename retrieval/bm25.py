@@ -152,6 +152,42 @@ class Bm25:
         total[~self.alive] = 0.0
         return total
 
+    def term_gains(
+        self, terms: Sequence[int], slots: np.ndarray, title_weight: float = 0.5, k1: float | None = None, b: float | None = None
+    ) -> np.ndarray:
+        """Each term's share of the BM25 score of each of ``slots``: a (slots, terms) matrix whose
+        row sums are ``scores`` with every term weighted 1. Touches only the terms' postings."""
+        k1 = self.k1 if k1 is None else k1
+        b = self.b if b is None else b
+        out = np.zeros((len(slots), len(terms)), dtype=np.float32)
+        n_slots = len(self.keys)
+        if n_slots == 0 or len(slots) == 0:
+            return out
+        row_of = np.full(n_slots, -1, dtype=np.int64)
+        valid = (slots >= 0) & (slots < n_slots)
+        row_of[slots[valid]] = np.flatnonzero(valid)
+        row_of[~self.alive] = -1
+        lengths = title_weight * self._len_title + self._len_body
+        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
+        for col, term in enumerate(terms):
+            df = int(self._df[term]) if 0 <= term < len(self._df) else 0
+            if df == 0:
+                continue
+            idf = math.log(1 + (n_slots - df + 0.5) / (df + 0.5))
+            for seg in self._segments:
+                hit = seg.postings(term)
+                if hit is None:
+                    continue
+                docs, tft, tfb = hit
+                rows = row_of[docs]
+                keep = rows >= 0
+                if not keep.any():
+                    continue
+                tf = title_weight * tft[keep] + tfb[keep]
+                norm = k1 * (1 - b + b * lengths[docs[keep]] / max(avg, 1e-6))
+                out[rows[keep], col] = idf * (k1 + 1) * tf / (tf + norm)
+        return out
+
     @staticmethod
     def top(scores: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[int]:
         """Slots of the ``n`` best positive scores (within ``mask``), best first."""

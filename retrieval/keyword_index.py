@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,8 @@ from retrieval.terms import STOPWORDS, query_terms, stem, term_counts, term_cove
 
 __all__ = ["KeywordHit", "KeywordIndex", "query_terms", "term_coverage"]
 
-SCHEMA = "5"  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
+SCHEMA = "5"
+CACHED_SCORES = 8  # a question's searches and the re-ranking features read the same few arrays  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class KeywordIndex:
         self._vocab: dict[str, int] = {}
         self._loaded: str | None = None  # the state 'version' the arrays were loaded at
         self._layout: _Layout | None = None
-        self._cache: tuple[object, np.ndarray] | None = None
+        self._cache: OrderedDict[object, np.ndarray] = OrderedDict()  # a question's last few score arrays
+        self._slot_of: dict[str, int] = {}
         self._facets: tuple[list[str], list[int]] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
@@ -190,7 +192,9 @@ class KeywordIndex:
             self._bm25.add(docs)
         # Removed documents keep their slots (score 0, never returned) until the BM25 arrays merge.
         self._layout = _Layout.of([self._meta.get(int(k), _REMOVED) for k in self._bm25.keys])
-        self._cache = self._facets = None
+        self._slot_of = {cid: slot for slot, cid in enumerate(self._layout.chunk_ids) if cid}
+        self._cache.clear()
+        self._facets = None
         self._loaded = version
 
     # -- search ------------------------------------------------------------------------------
@@ -222,12 +226,15 @@ class KeywordIndex:
         if not stems:
             return None
         key = (tuple(sorted(stems.items())), title_weight, bm25)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
         ids = [(self._term_id(t, create=False), w) for t, w in stems.items()]
         k1, b = bm25 if bm25 is not None else (None, None)
         scores = self._bm25.scores([(i, float(w)) for i, w in ids if i is not None], title_weight, k1, b)
-        self._cache = (key, scores)
+        self._cache[key] = scores
+        while len(self._cache) > CACHED_SCORES:
+            self._cache.popitem(last=False)
         return scores
 
     def _mask(self, publishers: Sequence[str], days: Sequence[int]) -> np.ndarray | None:
@@ -265,6 +272,62 @@ class KeywordIndex:
                 return []
             slots = self._bm25.top(scores, n, self._mask(publishers, days))
             return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
+
+    # -- what re-ranking needs to know about candidates (call after a search: no sync) ---------
+    def _slots(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        return np.array([self._slot_of.get(cid, -1) for cid in chunk_ids], dtype=np.int64)
+
+    def relative_scores(
+        self,
+        chunk_ids: Sequence[str],
+        words: Sequence[str],
+        *,
+        publishers: Sequence[str] = (),
+        days: Sequence[int] = (),
+        title_weight: float = 0.5,
+        bm25: tuple[float, float] | None = None,
+    ) -> np.ndarray:
+        """BM25 of each chunk for ``words`` as a share of the best any chunk gets (among those from
+        ``publishers`` / on ``days``, when given; chunks outside them get 0)."""
+        with self._lock:
+            self._refresh()
+            out = np.zeros(len(chunk_ids), dtype=np.float32)
+            scores = self._scores(words, title_weight, bm25)
+            if scores is None or len(scores) == 0:
+                return out
+            mask = self._mask(publishers, days)
+            if mask is not None:
+                scores = np.where(mask, scores, 0.0)
+            best = float(scores.max())
+            slots = self._slots(chunk_ids)
+            known = slots >= 0
+            if best > 0:
+                out[known] = scores[slots[known]] / best
+            return out
+
+    def term_matrix(
+        self,
+        chunk_ids: Sequence[str],
+        words: Sequence[str],
+        *,
+        title_weight: float = 0.5,
+        bm25: tuple[float, float] | None = None,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Each distinct searchable stem of ``words``'s share of each chunk's BM25 score: a
+        (chunks, stems) matrix (0 where the chunk lacks the stem), and the stems."""
+        stems = list(dict.fromkeys(t for w in words for t in tokens(w) if t not in _SKIP))
+        with self._lock:
+            self._refresh()
+            ids = [self._term_id(t, create=False) for t in stems]
+            k1, b = bm25 if bm25 is not None else (None, None)
+            gains = self._bm25.term_gains([-1 if i is None else i for i in ids], self._slots(chunk_ids), title_weight, k1, b)
+            return gains, stems
+
+    def articles(self, chunk_ids: Sequence[str]) -> list[str | None]:
+        """The article each chunk belongs to (None for a chunk the index does not hold)."""
+        with self._lock:
+            self._refresh()
+            return [(self._by_chunk.get(cid) or (None,))[0] for cid in chunk_ids]
 
 
 def _use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from retrieval.terms import query_terms
+
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 _MONTH = r"(?P<month>" + "|".join(m.title() for m in _MONTHS) + "|" + "|".join(m[:3].title() for m in _MONTHS) + r")\.?"
@@ -29,6 +31,8 @@ _BREAK = re.compile(
 # After a name, this means the name closes its part ("..., according to Fortune, and ...").
 _CLOSES = re.compile(r"^[\s'\"’”)]*(?:$|[,.;?!:]|(?:and|or|but|while|whereas)\b)", re.IGNORECASE)
 MIN_NAME_CHARS = 3
+# Where a question's clauses part: "Which company, covered by TechCrunch, is accused of X and plans Y?"
+_CLAUSE = re.compile(r"[,;?]|\b(?:and|while|whereas|but|or)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,10 @@ def source_hints(question: str, publishers: Sequence[str], days: Sequence[int]) 
         hints.append(SourceHint(pubs, own[1] if own else (), " ".join(part.split())))
     hints.extend(SourceHint((), d) for p, d in dated if p not in claimed)
     return list(dict.fromkeys(hints))
+
+
+def clauses(question: str, *, min_words: int = 2) -> list[str]:
+    """The question's clauses with at least ``min_words`` content words (the whole question when
+    none has): each clause of a multi-part question tends to paraphrase one fact in one article."""
+    parts = [p.strip() for p in _CLAUSE.split(question)]
+    return [p for p in parts if len(query_terms(p)) >= min_words] or [question]

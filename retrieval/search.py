@@ -1,24 +1,29 @@
-"""Hybrid search: vector (Chroma) + keyword (BM25) results fused by reciprocal rank.
+"""Hybrid search: vector (Chroma) + keyword (BM25) results fused by reciprocal rank, then re-ranked.
 
 A question that names publishers or days ("did TechCrunch's October 31 report ...") also gets
 one keyword sub-search per named source, restricted to it and weighted towards the part of the
-question about it, and the vector results from that source; every list joins the fusion. Only
-the passages finally returned are fetched from Chroma.
+question about it; every list joins the fusion. A learned ranker (retrieval.tree_model, trained
+by bench/train_ranker.py) then orders the fused candidates by what else is known about them:
+how well they match each clause of the question and the sources it names, and how they compare
+with the other candidates from their article (retrieval.rank_features). Only the passages finally
+returned are fetched from Chroma.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.keyword_index import KeywordIndex
 from retrieval.models import Passage
-from retrieval.query_hints import SourceHint, source_hints
+from retrieval.query_hints import SourceHint, clauses, source_hints
+from retrieval.rank_features import CandidateSignals, feature_matrix
 from retrieval.store import ChromaStore
-from retrieval.terms import query_terms, term_coverage
+from retrieval.terms import query_terms, term_coverage, tokens
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class SearchParams:
     # "interleave": the best chunk of each named source in turn, so every source the question
     # names is represented near the top; "fuse": one fused ranking.
     hint_order: str = "interleave"
+    # Re-rank the fused candidates with the learned ranker (when the Searcher has one).
+    rerank: bool = True
+
+
+class Ranker(Protocol):
+    """Scores candidates from their feature rows (retrieval.rank_features.FEATURES), higher first."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
 class Searcher:
@@ -57,19 +70,87 @@ class Searcher:
         store: ChromaStore,
         embedder: Embedder,
         keyword_index: Callable[[str], KeywordIndex],
+        ranker: Ranker | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._keyword_index = keyword_index
+        self._ranker = ranker
 
     def ranked_ids(self, library: str, query: str, params: SearchParams, qvec: np.ndarray) -> list[tuple[str, float]]:
-        """Every candidate chunk id with its fused score, best first."""
+        """Every candidate chunk id with its score, best first: re-ranked when a ranker is set."""
+        if self._ranker is None or not params.rerank:
+            return self._fused(library, query, params, qvec)[0]
+        signals = self.candidates(library, query, params, qvec)
+        if len(signals.chunk_ids) < 2:
+            return [(cid, 1.0) for cid in signals.chunk_ids]
+        scores = self._ranker.predict(feature_matrix(signals))
+        order = np.argsort(-scores, kind="stable")  # ties keep the fused order
+        return [(signals.chunk_ids[i], float(scores[i])) for i in order]
+
+    def candidates(self, library: str, query: str, params: SearchParams, qvec: np.ndarray) -> CandidateSignals:
+        """The fused candidates (in fused order) with what the ranker is told about each."""
+        fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool)
+        return self.signals(library, query, [cid for cid, _ in fused], hints, nearest, params)
+
+    def signals(
+        self,
+        library: str,
+        query: str,
+        ids: Sequence[str],
+        hints: Sequence[SourceHint],
+        nearest: Sequence[tuple[str, float]],
+        params: SearchParams,
+    ) -> CandidateSignals:
+        """What the ranker is told about each of ``ids`` (candidates in fused order)."""
+        index = self._keyword_index(library)
+        terms = query_terms(query)
+        options = {"title_weight": params.title_weight, "bm25": (params.bm25_k1, params.bm25_b)}
+        similarity = {cid: 1.0 - distance for cid, distance in nearest}
+        floor = min(similarity.values(), default=0.0)
+        source = np.zeros(len(ids), dtype=np.float32)
+        for hint in hints:
+            extra = self._focus(hint, params)
+            source = np.maximum(source, index.relative_scores(
+                ids, [*terms, *extra], publishers=hint.publishers, days=hint.days, **options))
+        # Per-stem BM25 of the candidates: clause scores and coverage without another pass over the library.
+        gains, stems = index.term_matrix(ids, terms, **options)
+        column = {stem: i for i, stem in enumerate(stems)}
+        clause = np.zeros(len(ids), dtype=np.float32)
+        for part in clauses(query):
+            cols = sorted({column[t] for w in query_terms(part) for t in tokens(w) if t in column})
+            score = gains[:, cols].sum(axis=1)
+            if score.max(initial=0.0) > 0:
+                clause = np.maximum(clause, score / score.max())
+        coverage = (gains > 0).sum(axis=1) / max(1, len(stems))
+        return CandidateSignals(
+            chunk_ids=ids,
+            articles=index.articles(ids),
+            bm25=index.relative_scores(ids, terms, **options),
+            vector=np.array([similarity.get(cid, floor) for cid in ids], dtype=np.float32),
+            source_bm25=source,
+            clause_bm25=clause,
+            coverage=coverage.astype(np.float32),
+        )
+
+    @staticmethod
+    def _focus(hint: SourceHint, params: SearchParams) -> list[str]:
+        """The words of the question's part about ``hint``, repeated to weigh more in its sub-search."""
+        focus = query_terms(hint.focus)
+        return focus * params.focus_boost if len(focus) >= params.min_focus_terms else []
+
+    def _fused(
+        self, library: str, query: str, params: SearchParams, qvec: np.ndarray, *, vector_pool: int = 0
+    ) -> tuple[list[tuple[str, float]], list[SourceHint], list[tuple[str, float]]]:
+        """Reciprocal-rank fusion of the vector, keyword and per-source lists; also the hints and
+        the (id, cosine distance) of the ``max(candidates, vector_pool)`` nearest chunks."""
         index = self._keyword_index(library)
         index.sync()
         terms = query_terms(query)
         hints = source_hints(query, *index.facets(sync=False)) if params.source_hints and params.hint_weight else []
-        pool = max(params.candidates, params.vector_pool if hints and params.hint_vectors else 0)
-        nearest = [cid for cid, _ in self._store.nearest(library, qvec, pool)] if params.vector_weight else []
+        pool = max(params.candidates, vector_pool, params.vector_pool if hints and params.hint_vectors else 0)
+        nearest = self._store.nearest(library, qvec, pool) if params.vector_weight else []
+        near_ids = [cid for cid, _ in nearest]
 
         def keyword(n: int, hint: SourceHint = SourceHint(), extra: Sequence[str] = ()) -> list[str]:
             hits = index.search(query, n, terms=[*terms, *extra], publishers=hint.publishers, days=hint.days,
@@ -78,17 +159,15 @@ class Searcher:
 
         lists: list[tuple[float, list[str]]] = []
         if params.vector_weight:
-            lists.append((params.vector_weight, nearest[: params.candidates]))
+            lists.append((params.vector_weight, near_ids[: params.candidates]))
         if params.keyword_weight:
             lists.append((params.keyword_weight, keyword(params.candidates)))
         for hint in hints:
-            focus = query_terms(hint.focus)
-            focus = focus if len(focus) >= params.min_focus_terms else []
             if params.vector_weight and params.hint_vectors:
-                ids = index.within(nearest, hint.publishers, hint.days)[: params.hint_candidates]
+                ids = index.within(near_ids, hint.publishers, hint.days)[: params.hint_candidates]
                 lists.append((params.hint_weight * params.vector_weight, ids))
             if params.keyword_weight:
-                ids = keyword(params.hint_candidates, hint, focus * params.focus_boost)
+                ids = keyword(params.hint_candidates, hint, self._focus(hint, params))
                 lists.append((params.hint_weight * params.keyword_weight, ids))
         fused: dict[str, float] = {}
         for weight, ids in lists:
@@ -96,7 +175,7 @@ class Searcher:
                 fused[cid] = fused.get(cid, 0.0) + weight / (params.rrf_k + rank + 1)
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
         if params.hint_order != "interleave" or len(hints) < 2:
-            return ranked
+            return ranked, hints, nearest
         ids = [cid for cid, _ in ranked]
         turns = [ids] + [index.within(ids, h.publishers, h.days) for h in hints]
         order: dict[str, None] = {}
@@ -104,7 +183,7 @@ class Searcher:
             for turn in turns:
                 if row < len(turn):
                     order.setdefault(turn[row], None)
-        return [(cid, fused[cid]) for cid in order]
+        return [(cid, fused[cid]) for cid in order], hints, nearest
 
     def search(self, library: str, query: str, params: SearchParams = SearchParams()) -> list[Passage]:
         qvec = np.asarray(self._embedder.embed(query), dtype=np.float32)

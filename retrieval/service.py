@@ -21,7 +21,7 @@ from retrieval.keyword_index import KeywordIndex
 from retrieval.llm import ChatModel, RetryPolicy
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.prompts import PromptSet
-from retrieval.search import Searcher, SearchParams
+from retrieval.search import Ranker, Searcher, SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.store import ChromaStore, validate_library
 from retrieval.tokens import get_encoding, use_offline_cache
@@ -44,6 +44,16 @@ def build_embedder(settings: Settings) -> Embedder:
     return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir))
 
 
+RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
+
+
+def load_ranker(path: Path = RANKER_MODEL) -> Ranker:
+    from retrieval.rank_features import FEATURES
+    from retrieval.tree_model import TreeEnsemble
+
+    return TreeEnsemble.load(path, features=FEATURES)
+
+
 def _chat_model(settings: Settings) -> ChatModel | None:
     if not settings.llm_configured:
         return None  # the openai client is not even imported then
@@ -63,8 +73,10 @@ class NewsService:
         chat: ChatModel | None,
         prompts: PromptSet,
         ingest_embedder: Embedder | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
-        """``embedder`` serves questions; ``ingest_embedder`` (default: the same) embeds articles."""
+        """``embedder`` serves questions; ``ingest_embedder`` (default: the same) embeds articles;
+        ``ranker`` re-ranks search candidates (None: the fused ranking as it is)."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -74,7 +86,7 @@ class NewsService:
         )
         self._keyword: dict[str, KeywordIndex] = {}
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
-        self.searcher = Searcher(store, embedder, self.keyword_index)
+        self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
         self.answerer = Answerer(
             chat=chat,
             prompts=prompts,
@@ -104,6 +116,7 @@ class NewsService:
             chat=_chat_model(settings),
             prompts=prompts,
             # a second model instance, loaded in its own low-priority thread (see background_embedder)
+            ranker=load_ranker() if settings.rerank else None,
             ingest_embedder=(
                 LowPriorityEmbedder(build_embedder(settings), nice=settings.ingest_nice) if settings.ingest_nice else None
             ),

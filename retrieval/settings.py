@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     passages_per_article: int = Field(
         default=4, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
     )
+    # Re-rank candidates with the learned ranker (retrieval/ranker.json, bench/train_ranker.py).
+    rerank: bool = Field(default=True, validation_alias=_alias("NEWSBOT_RERANK", "rerank"))
     min_similarity: float = Field(
         default=0.30, ge=-1, le=1, validation_alias=_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")
     )

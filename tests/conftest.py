@@ -57,9 +57,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None):
-    """A NewsService with the real store and model; the chat model is whatever the test hands in."""
+    """A NewsService with the real store, model and ranker; the chat model is whatever the test hands in."""
     from retrieval.prompts import PromptSet
-    from retrieval.service import NewsService
+    from retrieval.service import NewsService, load_ranker
     from retrieval.store import ChromaStore
 
     store = ChromaStore.connect(
@@ -73,6 +73,7 @@ def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_em
         chat=chat,
         prompts=PromptSet.load(PROJECT_ROOT / "prompts"),
         ingest_embedder=ingest_embedder,
+        ranker=load_ranker() if settings.rerank else None,
     )
 
 

@@ -66,6 +66,26 @@ def test_scores_match_the_formula_across_segments_and_weights():
     )
 
 
+def test_term_gains_split_each_candidates_score_by_term():
+    docs = _docs(150, seed=2)
+    lengths = _lengths(docs)
+    index = Bm25()
+    items = list(docs.items())
+    for start in range(0, len(items), 40):  # several segments
+        index.add([(k, d.reshape(-1), *lengths[k]) for k, d in items[start : start + 40]])
+    index.remove([5, 6])  # dead slots score nothing
+    terms = [3, 7, 11, 999]
+    slots = np.array([0, 5, 17, 80, 149, -1])
+    gains = index.term_gains(terms, slots, title_weight=1.0, k1=K1, b=B)
+    full = index.scores([(t, 1.0) for t in terms], title_weight=1.0, k1=K1, b=B)
+    assert gains.shape == (6, 4) and gains[:, 3].sum() == 0  # an unknown term adds nothing
+    assert gains.sum(axis=1)[:5] == pytest.approx(full[slots[:5]], rel=1e-5)
+    assert gains[1].sum() == 0 and gains[5].sum() == 0  # removed slot; no slot
+    for row, slot in enumerate(slots[:5]):
+        has = {int(t) for t in docs[int(index.keys[slot])][:, 0]} if slot != 5 else set()
+        assert [bool(g) for g in gains[row]] == [t in has for t in terms]
+
+
 def test_removed_documents_never_score_and_a_merge_keeps_the_rest_exact():
     docs = _docs(120, seed=1)
     lengths = _lengths(docs)

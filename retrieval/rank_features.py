@@ -1,0 +1,72 @@
+"""What the re-ranker knows about each candidate passage of a question.
+
+Every feature is relative to the question: ranks among this question's candidates, or scores as
+a share of the best score this question gets. None describes a chunk on its own (its position,
+its article's length), so a ranker trained on one benchmark cannot learn to recognise that
+benchmark's passages rather than what makes a passage answer a question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# The order of the columns the ranker was trained on (bench/train_ranker.py writes them into the
+# model file; loading a model with other columns fails).
+FEATURES = (
+    "fused_rank",  # position in the fused (keyword + vector + per-source) ranking, 0 = first
+    "bm25",  # BM25 for the whole question, as a share of the library's best
+    "vector",  # cosine similarity to the question (the similarity at the vector pool's end if beyond it)
+    "source_bm25",  # best BM25, as a share of the best in that source, over the sources the question names
+    "clause_bm25",  # best BM25, as a share of the best candidate's for that clause, over the question's clauses
+    "coverage",  # share of the question's searchable stems the chunk has
+    "article_rank",  # rank of the chunk's article by its first candidate in the fused ranking
+    "rank_in_article_bm25",  # rank among its article's candidates by bm25
+    "rank_in_article_vector",  # rank among its article's candidates by vector
+)
+
+
+@dataclass(frozen=True)
+class CandidateSignals:
+    """Per-candidate scores, aligned with the candidates in fused order."""
+
+    chunk_ids: Sequence[str]
+    articles: Sequence[str | None]
+    bm25: np.ndarray
+    vector: np.ndarray
+    source_bm25: np.ndarray
+    clause_bm25: np.ndarray
+    coverage: np.ndarray
+
+
+def feature_matrix(signals: CandidateSignals) -> np.ndarray:
+    """One row per candidate, columns in FEATURES order."""
+    n = len(signals.chunk_ids)
+    articles = [a if a is not None else f"?{i}" for i, a in enumerate(signals.articles)]
+    first_seen = {a: r for r, a in enumerate(dict.fromkeys(articles))}
+    by_article: dict[str, list[int]] = {}
+    for i, a in enumerate(articles):
+        by_article.setdefault(a, []).append(i)
+    in_article_bm25 = np.zeros(n, dtype=np.float32)
+    in_article_vector = np.zeros(n, dtype=np.float32)
+    for rows in by_article.values():
+        idx = np.array(rows)
+        for values, out in ((signals.bm25, in_article_bm25), (signals.vector, in_article_vector)):
+            order = idx[np.argsort(-values[idx], kind="stable")]
+            out[order] = np.arange(len(order))
+    columns = {
+        "fused_rank": np.arange(n, dtype=np.float32),
+        "bm25": signals.bm25,
+        "vector": signals.vector,
+        "source_bm25": signals.source_bm25,
+        "clause_bm25": signals.clause_bm25,
+        "coverage": signals.coverage,
+        "article_rank": np.array([first_seen[a] for a in articles], dtype=np.float32),
+        "rank_in_article_bm25": in_article_bm25,
+        "rank_in_article_vector": in_article_vector,
+    }
+    return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES]) if n else np.zeros(
+        (0, len(FEATURES)), dtype=np.float32
+    )
