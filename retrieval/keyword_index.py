@@ -2,9 +2,10 @@
 
 Each chunk's term counts (and its publisher and day, for filtered searches) are kept in a SQLite
 file; searches run on those counts loaded into numpy (retrieval.bm25). The file records the Chroma
-generation and chunk count it was built from. Before each search it compares them with Chroma's; on any difference it diffs chunk ids and copies what changed, so a
-crash between writes or another process writing to the same Chroma server never leaves the two
-disagreeing for longer than one search.
+generation it was built from (writers bump it before and after every write). Before each search it
+compares it with Chroma's, and every few minutes it checks anyway; on a difference it diffs chunk
+ids and copies what changed, so a crash between writes or another process writing to the same
+Chroma server never leaves the two disagreeing for longer than one search.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ class KeywordIndex:
         self._meta: dict[int, tuple[str, str, str | None, int | None]] = {}  # rowid -> chunk, article, publisher, day
         self._by_chunk: dict[str, tuple[str, str | None, int | None]] = {}  # chunk id -> article, publisher, day
         self._vocab: dict[str, int] = {}
+        self._absent: set[str] = set()  # words no chunk has (until the next load)
         self._loaded: str | None = None  # the state 'version' the arrays were loaded at
         self._layout: _Layout | None = None
         self._cache: OrderedDict[object, np.ndarray] = OrderedDict()  # a question's last few score arrays
         self._slot_of: dict[str, int] = {}
+        self._masks: dict[tuple, np.ndarray] = {}
         self._facets: tuple[list[str], list[int]] | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
@@ -92,12 +95,12 @@ class KeywordIndex:
     def sync(self, *, force: bool = False) -> bool:
         """Bring the index in line with Chroma; returns True when anything had to be checked."""
         with self._lock:
+            # Every newsbot write bumps the generation before and after it, so comparing it is
+            # enough between the periodic full checks (Chroma's count costs ~11 ms at 100k chunks).
             generation = self._store.generation(self._library)
-            count = self._store.count(self._library)
             stale = (
                 force
                 or generation != self._state("generation")
-                or str(count) != self._state("count")
                 or time.monotonic() - self._last_full > self._resync_seconds
             )
             if not stale:
@@ -142,10 +145,13 @@ class KeywordIndex:
     def _term_id(self, term: str, *, create: bool) -> int | None:
         tid = self._vocab.get(term)
         if tid is None:
+            if not create and term in self._absent:
+                return None  # no chunk had it when the arrays were last loaded
             if create:
                 self._db.execute("INSERT OR IGNORE INTO vocab(term) VALUES (?)", (term,))
             row = self._db.execute("SELECT id FROM vocab WHERE term=?", (term,)).fetchone()
             if row is None:
+                self._absent.add(term)
                 return None
             tid = self._vocab[term] = row[0]
         return tid
@@ -194,6 +200,8 @@ class KeywordIndex:
         self._layout = _Layout.of([self._meta.get(int(k), _REMOVED) for k in self._bm25.keys])
         self._slot_of = {cid: slot for slot, cid in enumerate(self._layout.chunk_ids) if cid}
         self._cache.clear()
+        self._masks.clear()
+        self._absent.clear()
         self._facets = None
         self._loaded = version
 
@@ -206,7 +214,9 @@ class KeywordIndex:
             self._refresh()
             if self._facets is None:
                 lay, alive = self._layout, self._bm25.alive
-                self._facets = sorted(set(lay.publishers[alive]) - {""}), sorted(set(lay.days[alive].tolist()) - {0})
+                names = list(lay.codes)
+                publishers = {names[c] for c in np.unique(lay.publisher_codes[alive]).tolist()}
+                self._facets = sorted(publishers - {""}), sorted(set(lay.days[alive].tolist()) - {0})
             return self._facets
 
     def within(self, chunk_ids: Sequence[str], publishers: Sequence[str] = (), days: Sequence[int] = ()) -> list[str]:
@@ -229,21 +239,43 @@ class KeywordIndex:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        ids = [(self._term_id(t, create=False), w) for t, w in stems.items()]
+        # BM25 adds up over query words: a sub-search for the question plus a few focus words is
+        # the question's cached scores plus the focus words' scores.
+        base, rest = None, stems
+        for (cached_stems, *options), cached in self._cache.items():
+            held = Counter(dict(cached_stems))
+            if options == [title_weight, bm25] and held <= stems and (base is None or held.total() > base[0].total()):
+                base = (held, cached)
+        if base is not None:
+            rest = stems - base[0]
+        ids = [(self._term_id(t, create=False), w) for t, w in rest.items()]
         k1, b = bm25 if bm25 is not None else (None, None)
         scores = self._bm25.scores([(i, float(w)) for i, w in ids if i is not None], title_weight, k1, b)
+        if base is not None:
+            scores = base[1] + scores if len(scores) else base[1]
         self._cache[key] = scores
         while len(self._cache) > CACHED_SCORES:
             self._cache.popitem(last=False)
         return scores
 
     def _mask(self, publishers: Sequence[str], days: Sequence[int]) -> np.ndarray | None:
-        mask = None
-        if publishers:
-            mask = np.isin(self._layout.publishers, list(publishers))
-        if days:
-            on_day = np.isin(self._layout.days, list(days))
-            mask = on_day if mask is None else mask & on_day
+        """Slots from one of ``publishers`` and on one of ``days`` (None: no restriction). A question's
+        sub-searches and re-ranking ask for the same few masks: they are kept until the next load."""
+        if not publishers and not days:
+            return None
+        key = (tuple(sorted(publishers)), tuple(sorted(days)))
+        mask = self._masks.get(key)
+        if mask is None:
+            lay = self._layout
+            mask = np.ones(len(lay.days), dtype=bool)
+            if publishers:
+                codes = [lay.codes[p] for p in publishers if p in lay.codes]
+                mask &= np.isin(lay.publisher_codes, codes)
+            if days:
+                mask &= np.isin(lay.days, list(days))
+            if len(self._masks) >= CACHED_SCORES:
+                self._masks.clear()
+            self._masks[key] = mask
         return mask
 
     def search(
@@ -349,16 +381,21 @@ _REMOVED = ("", "", None, None)  # layout of a removed document's slot
 
 @dataclass(frozen=True)
 class _Layout:
-    """What each BM25 slot is: its chunk id, publisher ("" if none) and day (0 if none)."""
+    """What each BM25 slot is: its chunk id, publisher (a code into ``names``; "" if none) and day
+    (0 if none). Publishers are codes so that restricting a search to some is an integer ``isin``."""
 
     chunk_ids: np.ndarray
-    publishers: np.ndarray
+    publisher_codes: np.ndarray
+    codes: dict[str, int]
     days: np.ndarray
 
     @classmethod
     def of(cls, meta: Sequence[tuple[str, str, str | None, int | None]]) -> _Layout:
+        codes: dict[str, int] = {}
+        publisher_codes = np.array([codes.setdefault(m[2] or "", len(codes)) for m in meta], dtype=np.int32)
         return cls(
             chunk_ids=np.array([m[0] for m in meta], dtype=object),
-            publishers=np.array([m[2] or "" for m in meta], dtype=object),
+            publisher_codes=publisher_codes,
+            codes=codes,
             days=np.array([m[3] or 0 for m in meta], dtype=np.int64),
         )

@@ -11,7 +11,9 @@ returned are fetched from Chroma.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.keyword_index import KeywordIndex
-from retrieval.models import Passage
+from retrieval.models import Chunk, Passage
 from retrieval.query_hints import SourceHint, clauses, source_hints
 from retrieval.rank_features import CandidateSignals, feature_matrix
 from retrieval.store import ChromaStore
@@ -48,7 +50,7 @@ class SearchParams:
     hint_candidates: int = 20
     hint_weight: float = 2.0
     hint_vectors: bool = False  # also fuse the vector results from that source (out of vector_pool)
-    vector_pool: int = 300
+    vector_pool: int = 100  # nearest chunks whose similarity the re-ranker (and hint_vectors) use
     focus_boost: int = 1  # extra weight (repeats) of the words of the question's part about that source
     min_focus_terms: int = 3
     # "interleave": the best chunk of each named source in turn, so every source the question
@@ -56,6 +58,13 @@ class SearchParams:
     hint_order: str = "interleave"
     # Re-rank the fused candidates with the learned ranker (when the Searcher has one).
     rerank: bool = True
+
+
+QuestionVector = np.ndarray | Future
+
+
+def _vector(qvec: QuestionVector) -> np.ndarray:
+    return np.asarray(qvec.result() if isinstance(qvec, Future) else qvec, dtype=np.float32)
 
 
 class Ranker(Protocol):
@@ -76,19 +85,43 @@ class Searcher:
         self._embedder = embedder
         self._keyword_index = keyword_index
         self._ranker = ranker
+        self._pool: ThreadPoolExecutor | None = None  # embeds questions while the keyword searches run
+        self._pool_lock = threading.Lock()
 
-    def ranked_ids(self, library: str, query: str, params: SearchParams, qvec: np.ndarray) -> list[tuple[str, float]]:
-        """Every candidate chunk id with its score, best first: re-ranked when a ranker is set."""
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _embed_soon(self, query: str) -> Future:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-question")
+            return self._pool.submit(self._embedder.embed, query)
+
+    def ranked_ids(self, library: str, query: str, params: SearchParams, qvec: QuestionVector) -> list[tuple[str, float]]:
+        """Every candidate chunk id with its score, best first: re-ranked when a ranker is set.
+        ``qvec`` is the question's vector, or a Future of it (awaited only when the vector is needed)."""
+        return self._ranked(library, query, params, qvec)[0]
+
+    def _ranked(
+        self, library: str, query: str, params: SearchParams, qvec: QuestionVector
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """``ranked_ids``, and the cosine similarity of the candidates the vector search returned."""
         if self._ranker is None or not params.rerank:
-            return self._fused(library, query, params, qvec)[0]
-        signals = self.candidates(library, query, params, qvec)
+            fused, _, nearest = self._fused(library, query, params, qvec)
+            return fused, {cid: 1.0 - distance for cid, distance in nearest}
+        fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool)
+        signals = self.signals(library, query, [cid for cid, _ in fused], hints, nearest, params)
+        similarity = {cid: 1.0 - distance for cid, distance in nearest}
         if len(signals.chunk_ids) < 2:
-            return [(cid, 1.0) for cid in signals.chunk_ids]
+            return fused, similarity
         scores = self._ranker.predict(feature_matrix(signals))
         order = np.argsort(-scores, kind="stable")  # ties keep the fused order
-        return [(signals.chunk_ids[i], float(scores[i])) for i in order]
+        return [(signals.chunk_ids[i], float(scores[i])) for i in order], similarity
 
-    def candidates(self, library: str, query: str, params: SearchParams, qvec: np.ndarray) -> CandidateSignals:
+    def candidates(self, library: str, query: str, params: SearchParams, qvec: QuestionVector) -> CandidateSignals:
         """The fused candidates (in fused order) with what the ranker is told about each."""
         fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool)
         return self.signals(library, query, [cid for cid, _ in fused], hints, nearest, params)
@@ -140,7 +173,7 @@ class Searcher:
         return focus * params.focus_boost if len(focus) >= params.min_focus_terms else []
 
     def _fused(
-        self, library: str, query: str, params: SearchParams, qvec: np.ndarray, *, vector_pool: int = 0
+        self, library: str, query: str, params: SearchParams, qvec: QuestionVector, *, vector_pool: int = 0
     ) -> tuple[list[tuple[str, float]], list[SourceHint], list[tuple[str, float]]]:
         """Reciprocal-rank fusion of the vector, keyword and per-source lists; also the hints and
         the (id, cosine distance) of the ``max(candidates, vector_pool)`` nearest chunks."""
@@ -149,26 +182,27 @@ class Searcher:
         terms = query_terms(query)
         hints = source_hints(query, *index.facets(sync=False)) if params.source_hints and params.hint_weight else []
         pool = max(params.candidates, vector_pool, params.vector_pool if hints and params.hint_vectors else 0)
-        nearest = self._store.nearest(library, qvec, pool) if params.vector_weight else []
-        near_ids = [cid for cid, _ in nearest]
 
         def keyword(n: int, hint: SourceHint = SourceHint(), extra: Sequence[str] = ()) -> list[str]:
             hits = index.search(query, n, terms=[*terms, *extra], publishers=hint.publishers, days=hint.days,
                                 title_weight=params.title_weight, bm25=(params.bm25_k1, params.bm25_b), sync=False)
             return [h.chunk_id for h in hits]
 
+        # Keyword lists first: they do not need the question's vector, which may still be on its way.
         lists: list[tuple[float, list[str]]] = []
-        if params.vector_weight:
-            lists.append((params.vector_weight, near_ids[: params.candidates]))
         if params.keyword_weight:
             lists.append((params.keyword_weight, keyword(params.candidates)))
-        for hint in hints:
-            if params.vector_weight and params.hint_vectors:
-                ids = index.within(near_ids, hint.publishers, hint.days)[: params.hint_candidates]
-                lists.append((params.hint_weight * params.vector_weight, ids))
-            if params.keyword_weight:
+            for hint in hints:
                 ids = keyword(params.hint_candidates, hint, self._focus(hint, params))
                 lists.append((params.hint_weight * params.keyword_weight, ids))
+        nearest = self._store.nearest(library, _vector(qvec), pool) if params.vector_weight else []
+        near_ids = [cid for cid, _ in nearest]
+        if params.vector_weight:
+            lists.insert(0, (params.vector_weight, near_ids[: params.candidates]))  # first, for ties as before
+            if params.hint_vectors:
+                for hint in hints:
+                    ids = index.within(near_ids, hint.publishers, hint.days)[: params.hint_candidates]
+                    lists.append((params.hint_weight * params.vector_weight, ids))
         fused: dict[str, float] = {}
         for weight, ids in lists:
             for rank, cid in enumerate(ids):
@@ -185,18 +219,31 @@ class Searcher:
                     order.setdefault(turn[row], None)
         return [(cid, fused[cid]) for cid in order], hints, nearest
 
+    def _fetch(
+        self, library: str, ids: Sequence[str], known: dict[str, float], qvec: np.ndarray
+    ) -> dict[str, tuple[Chunk, float]]:
+        """The chunks with their similarity to the question; vectors are read only when some chunk
+        was not among those the vector search returned."""
+        unknown = any(cid not in known for cid in ids)
+        chunks, vectors = self._store.get(library, ids, with_embeddings=unknown)
+        if vectors is None:
+            return {c.id: (c, known[c.id]) for c in chunks}
+        return {c.id: (c, known.get(c.id, float(np.dot(v, qvec)))) for c, v in zip(chunks, vectors)}
+
     def search(self, library: str, query: str, params: SearchParams = SearchParams()) -> list[Passage]:
-        qvec = np.asarray(self._embedder.embed(query), dtype=np.float32)
-        ranked = self.ranked_ids(library, query, params, qvec)
+        pending = self._embed_soon(query)
+        ranked, known = self._ranked(library, query, params, pending)
+        qvec = _vector(pending)
         terms = query_terms(query)
         per_article: dict[str, int] = {}
         out: list[Passage] = []
-        start, step = 0, max(2 * params.k, 20)
+        # Chroma reads cost ~4 ms plus ~0.3 ms per chunk at 100k chunks: read a few more than needed,
+        # and more only when the per-article cap or the relevance gate refused some.
+        start, step = 0, params.k + 4
         while start < len(ranked):
             batch = ranked[start : start + step]
-            start, step = start + step, 100  # later batches only when many candidates were refused
-            chunks, vectors = self._store.get(library, [cid for cid, _ in batch], with_embeddings=True)
-            found = {c.id: (c, float(np.dot(v, qvec))) for c, v in zip(chunks, vectors if vectors is not None else [])}
+            start, step = start + step, 2 * params.k
+            found = self._fetch(library, [cid for cid, _ in batch], known, qvec)
             for cid, score in batch:
                 if cid not in found:
                     continue  # removed from Chroma since the search began

@@ -131,6 +131,7 @@ class NewsService:
             return index
 
     def close(self) -> None:
+        self.searcher.close()
         with self._keyword_lock:
             for index in self._keyword.values():
                 index.close()
