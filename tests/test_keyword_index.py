@@ -8,6 +8,8 @@ import textwrap
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from retrieval.keyword_index import KeywordIndex
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
@@ -139,3 +141,27 @@ def test_a_writer_killed_mid_ingest_leaves_no_disagreement(tmp_path, embedder, e
         assert svc.keyword_index("default").chunk_ids() == truth
     finally:
         svc.close()
+
+
+def test_a_sub_search_reusing_the_questions_scores_scores_as_if_computed_afresh(service, tmp_path):
+    service.ingest("default", [_article(i) for i in range(1, 6)])
+    index = service.keyword_index("default")
+    question = ["zephyrine", "turbines", "week", "quokkaville"]
+    index.search("", 10, terms=question)  # cached: the sub-search below adds "week 3" to it
+    reused = index.search("", 10, terms=[*question, "week", "3"], publishers=(), days=())
+    fresh = KeywordIndex(tmp_path / "fresh.sqlite3", service.store, "default")
+    try:
+        direct = fresh.search("", 10, terms=[*question, "week", "3"])
+    finally:
+        fresh.close()
+    assert [h.chunk_id for h in reused] == [h.chunk_id for h in direct]
+    assert [h.score for h in reused] == pytest.approx([h.score for h in direct], rel=1e-6)
+
+
+def test_a_word_no_chunk_had_is_found_once_an_article_brings_it(service):
+    service.ingest("default", [_article(1)])
+    index = service.keyword_index("default")
+    assert index.search("Xylophonics", 5) == []  # remembered as absent
+    service.ingest("default", [Article(title="Xylophonics IPO", body="Xylophonics listed its shares today. " * 3)])
+    hits = index.search("Xylophonics", 5)
+    assert hits and len(hits) == len(service.store.ids("default")) - len(index.search("Zephyrine", 50))
