@@ -8,7 +8,7 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
@@ -96,7 +96,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None
         server = {}
-        if args.chroma_server:
+        if not args.embedded:  # as `newsbot run` does by default (NEWSBOT_BOT_CHROMA=child)
             host, port = stack.enter_context(chroma_run(tmp / "chroma-server"))
             server = {"chroma_host": host, "chroma_port": port}
         settings = bot_settings(
@@ -167,7 +167,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
     return {
         "cpus": os.cpu_count(),
         "llm": "fake (loopback)" if args.llm else "none (extractive)",
-        "chroma": "chroma run (separate process)" if args.chroma_server else "embedded",
+        "chroma": "embedded in the bot's process" if args.embedded else "child `chroma run` (newsbot run's default)",
         "embed_threads": args.embed_threads or "onnxruntime default",
         "ingest_nice": args.ingest_nice,
         "files": len(files),
@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between /ask commands")
     parser.add_argument("--max-inflight", type=int, default=4, help="unanswered /ask commands at most")
     parser.add_argument("--llm", action="store_true", help="answer with the loopback fake LLM (else extractive)")
-    parser.add_argument("--chroma-server", action="store_true", help="Chroma in a `chroma run` process (else embedded)")
+    parser.add_argument(
+        "--embedded", action="store_true", help="Chroma in the bot's process (else a child `chroma run`, the default)"
+    )
     parser.add_argument("--embed-threads", type=int, default=None, help="onnxruntime threads (default: one per core)")
     parser.add_argument(
         "--ingest-nice", type=int, default=None, help="nice value added for article embedding (default: the setting's)"

@@ -97,17 +97,23 @@ class NewsService:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> NewsService:
+    def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
+        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.chroma_server),
+        used instead of opening that folder in this process."""
         use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings)
-        store = ChromaStore.connect(
-            path=settings.resolved_chroma_path,
-            host=settings.chroma_host,
-            port=settings.chroma_port,
-            embedder_name=embedder.name,
-        )
+        if local_server is not None and not settings.chroma_host:
+            host, port = local_server
+            store = ChromaStore.connect(host=host, port=port, embedder_name=embedder.name, identity="local")
+        else:
+            store = ChromaStore.connect(
+                path=settings.resolved_chroma_path,
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                embedder_name=embedder.name,
+            )
         return cls(
             settings,
             store=store,

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(default=None, validation_alias=_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
     chroma_host: str | None = Field(default=None, validation_alias=_alias("CHROMA_HOST", "chroma_host"))
     chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=_alias("CHROMA_PORT", "chroma_port"))
+    # How `newsbot run` reaches the on-disk Chroma folder when CHROMA_HOST is unset: "child" serves it
+    # from a `chroma run` child process (embedded Chroma holds the GIL during writes, stalling the
+    # bot while it ingests); "embedded" opens it in the bot's own process.
+    bot_chroma: Literal["child", "embedded"] = Field(
+        default="child", validation_alias=_alias("NEWSBOT_BOT_CHROMA", "bot_chroma")
+    )
 
     # offline assets (model files, tiktoken cache) for machines without internet
     offline_dir: Path | None = Field(

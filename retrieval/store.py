@@ -101,6 +101,10 @@ def _paced(count: int, write: Callable[[int, int], None], pause: Callable[[float
         took = time.perf_counter() - began
 
 
+def _no_pause(_: float) -> None:
+    pass
+
+
 def _write(col, chunks: Sequence[Chunk], embeddings: np.ndarray, pause: Callable[[float], None]) -> None:
     """Add chunks with their vectors, WRITE_BATCH at a time."""
 
@@ -144,17 +148,23 @@ class ChromaStore:
         self._pause = pause  # between writes (see _paced)
 
     @classmethod
-    def connect(cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str) -> ChromaStore:
+    def connect(
+        cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str, identity: str | None = None
+    ) -> ChromaStore:
+        """Embedded on ``path``, or the server at ``host``:``port``. ``identity`` names the data for
+        derived indexes (default: "local" embedded, "host_port" for a server); a child server of
+        the embedded folder keeps "local"."""
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if host:
                 client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-                return cls(client, embedder_name=embedder_name, identity=f"{host}_{port}")
+                # Over HTTP the GIL is free while Chroma writes: no need to pause between writes.
+                return cls(client, embedder_name=embedder_name, identity=identity or f"{host}_{port}", pause=_no_pause)
             client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except Exception as exc:
             where = f"the Chroma server at {host}:{port}" if host else f"the Chroma folder {path}"
             raise StoreError(f"Could not open {where} ({type(exc).__name__}).", hint="Check CHROMA_HOST/CHROMA_PORT or NEWSBOT_CHROMA_PATH.") from None
-        return cls(client, embedder_name=embedder_name, identity="local")
+        return cls(client, embedder_name=embedder_name, identity=identity or "local")
 
     # -- collections -------------------------------------------------------------------------
     def _new_collection(self, generation: str) -> dict:

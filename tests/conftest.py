@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from retrieval.settings import PROJECT_ROOT, Settings
@@ -84,44 +79,27 @@ def service(settings: Settings, embedder, encoding):
     svc.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def chroma_servers_of(folder: Path) -> list[int]:
+    """Pids of live ``chroma run`` processes serving ``folder`` (Linux /proc)."""
+    wanted = b"\0".join([b"run", b"--path", str(folder).encode()])
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 @contextlib.contextmanager
 def chroma_run(path: Path) -> Iterator[tuple[str, int]]:
     """A real ``chroma run`` server on a free loopback port, storing in ``path``, until the block ends."""
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError("chroma run exited early")
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("chroma run did not answer its heartbeat")
-    try:
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    from retrieval.chroma_server import chroma_child
+
+    with chroma_child(path) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

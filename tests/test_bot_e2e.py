@@ -42,7 +42,7 @@ from tests.bot_fixtures import (
     wait_reply_answer,
     wait_response,
 )
-from tests.conftest import OFFLINE_DIR, make_settings
+from tests.conftest import OFFLINE_DIR, chroma_servers_of, make_settings
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
 
@@ -559,6 +559,11 @@ async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
     assert "Articles: 0" in fake.find_message(rec.original_message_id).content
     assert b"SIGTERM received; shutting down" in err and fake.token.encode() not in err
     assert not fake.gateway.ready_sessions  # the gateway connection was closed
+    # Chroma ran as a child `chroma run` on the data folder, and stopped with the bot.
+    assert b"served by a child `chroma run`" in err
+    assert (tmp_path / "data" / "chroma" / "chroma.sqlite3").exists()
+    assert not chroma_servers_of(tmp_path / "data" / "chroma")
+
 
 
 async def test_runner_without_token_exits_2_with_one_line(tmp_path, capsys):
