@@ -12,7 +12,7 @@ are masked out, and segments are merged once there are too many.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,33 +119,40 @@ class Bm25:
         self._df = np.zeros(0, dtype=np.int64)
         self._count_terms(term_ids.astype(np.int64))
 
+    def _norm(self, title_weight: float, k1: float, b: float) -> np.ndarray:
+        """BM25's length normalisation of every slot: k1 * (1 - b + b * length / average length)."""
+        lengths = title_weight * self._len_title + self._len_body
+        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
+        return k1 * (1 - b + b * lengths / max(avg, 1e-6))
+
+    def _postings_with_idf(self, term: int, title_weight: float) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+        """(idf, slots, weighted term frequency) for each segment holding ``term``. Removed slots
+        still count in the document frequencies until a merge, so they count in N too."""
+        df = int(self._df[term]) if 0 <= term < len(self._df) else 0
+        if df == 0:
+            return
+        idf = math.log(1 + (len(self.keys) - df + 0.5) / (df + 0.5))
+        for seg in self._segments:
+            hit = seg.postings(term)
+            if hit is not None:
+                docs, tft, tfb = hit
+                yield idf, docs, title_weight * tft + tfb
+
     def scores(
         self, weighted_terms: Sequence[tuple[int, float]], title_weight: float = 0.5, k1: float | None = None, b: float | None = None
     ) -> np.ndarray:
         """BM25 of every slot for the query terms (term id, query weight); removed slots score 0.
         ``k1`` and ``b`` default to the index's."""
         k1 = self.k1 if k1 is None else k1
-        b = self.b if b is None else b
         n_slots = len(self.keys)
         if n_slots == 0:
             return np.zeros(0, dtype=np.float32)
-        n = n_slots  # removed slots still count in the document frequencies until a merge, so here too
-        lengths = title_weight * self._len_title + self._len_body
-        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
-        norm = k1 * (1 - b + b * lengths / max(avg, 1e-6))
+        norm = self._norm(title_weight, k1, self.b if b is None else b)
         all_docs, all_gain = [], []
         for term, weight in weighted_terms:
-            df = int(self._df[term]) if 0 <= term < len(self._df) else 0
-            if df == 0:
-                continue
-            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-            for seg in self._segments:
-                hit = seg.postings(term)
-                if hit is not None:
-                    docs, tft, tfb = hit
-                    tf = title_weight * tft + tfb
-                    all_docs.append(docs)
-                    all_gain.append((weight * idf * (k1 + 1)) * tf / (tf + norm[docs]))
+            for idf, docs, tf in self._postings_with_idf(term, title_weight):
+                all_docs.append(docs)
+                all_gain.append((weight * idf * (k1 + 1)) * tf / (tf + norm[docs]))
         if not all_docs:
             return np.zeros(n_slots, dtype=np.float32)
         total = np.bincount(np.concatenate(all_docs), weights=np.concatenate(all_gain), minlength=n_slots)
@@ -158,34 +165,20 @@ class Bm25:
         """Each term's share of the BM25 score of each of ``slots``: a (slots, terms) matrix whose
         row sums are ``scores`` with every term weighted 1. Touches only the terms' postings."""
         k1 = self.k1 if k1 is None else k1
-        b = self.b if b is None else b
         out = np.zeros((len(slots), len(terms)), dtype=np.float32)
         n_slots = len(self.keys)
         if n_slots == 0 or len(slots) == 0:
             return out
-        row_of = np.full(n_slots, -1, dtype=np.int64)
+        row_of = np.full(n_slots, -1, dtype=np.int64)  # slot -> row of ``out`` (-1: not asked for, or removed)
         valid = (slots >= 0) & (slots < n_slots)
         row_of[slots[valid]] = np.flatnonzero(valid)
         row_of[~self.alive] = -1
-        lengths = title_weight * self._len_title + self._len_body
-        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
+        norm = self._norm(title_weight, k1, self.b if b is None else b)
         for col, term in enumerate(terms):
-            df = int(self._df[term]) if 0 <= term < len(self._df) else 0
-            if df == 0:
-                continue
-            idf = math.log(1 + (n_slots - df + 0.5) / (df + 0.5))
-            for seg in self._segments:
-                hit = seg.postings(term)
-                if hit is None:
-                    continue
-                docs, tft, tfb = hit
+            for idf, docs, tf in self._postings_with_idf(term, title_weight):
                 rows = row_of[docs]
                 keep = rows >= 0
-                if not keep.any():
-                    continue
-                tf = title_weight * tft[keep] + tfb[keep]
-                norm = k1 * (1 - b + b * lengths[docs[keep]] / max(avg, 1e-6))
-                out[rows[keep], col] = idf * (k1 + 1) * tf / (tf + norm)
+                out[rows[keep], col] = idf * (k1 + 1) * tf[keep] / (tf[keep] + norm[docs[keep]])
         return out
 
     @staticmethod
