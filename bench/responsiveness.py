@@ -8,7 +8,7 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
@@ -44,7 +44,7 @@ from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
-from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
+from bench.measure import CORPUS, QUERIES, LoopLag, StallWatch, peak_rss_mb, percentile_ms  # noqa: E402
 from tests.conftest import OFFLINE_DIR, chroma_run, make_service  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
@@ -141,6 +141,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             after_send.append(first.time - rec.time)
             answers.append(rec.responses[-1].time - clicked)
 
+        watch = stack.enter_context(StallWatch(asyncio.get_running_loop(), TARGET_MS / 1000)) if args.stalls else None
         async with LoopLag(0.010) as lag:
             started = time.perf_counter()
             ingest = asyncio.create_task(add_files(fake, files))
@@ -189,6 +190,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "loop_lag_p99_ms": percentile_ms(lag.lags, 0.99),
         "loop_lag_max_ms": lag.max_ms,
         "peak_rss_mb": peak_rss_mb(),
+        "stalls": {"stalls": watch.stalls, "collections": watch.collections} if watch else None,
         "target_met": {f"defer max <= {TARGET_MS:.0f} ms": bool(defers) and defer_max <= TARGET_MS},
     }
 
@@ -210,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ingest-nice", type=int, default=None, help="nice value added for article embedding (default: the setting's)"
     )
+    parser.add_argument(
+        "--stalls", type=Path, default=None, help="write each event-loop stall over the target (stacks, CPU) here"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     defaults = bot_settings(Path(tempfile.gettempdir()), None)
@@ -221,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(f"adding {len(files)} file(s) through /add while asking every {args.interval} s ...", flush=True)
     r = asyncio.run(measure(args, files, questions))
+    stalls = r.pop("stalls")
+    if args.stalls:
+        args.stalls.write_text(json.dumps(stalls, indent=1))
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -237,6 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak RSS {r['peak_rss_mb']:.0f} MB")
     for name, met in r["target_met"].items():
         print(f"target {name}: {'met' if met else 'NOT met'}")
+    if args.stalls:
+        gcs = stalls["collections"]
+        print(f"garbage collections over {TARGET_MS / 10:.0f} ms: {len(gcs)}, longest "
+              f"{max((c['ms'] for c in gcs), default=0)} ms, total {sum(c['ms'] for c in gcs):.0f} ms")
+        stalls = stalls["stalls"]
+        print(f"{len(stalls)} event-loop stall(s) over {TARGET_MS:.0f} ms, longest first (all in {args.stalls}):")
+        for stall in sorted(stalls, key=lambda s: -s["ms"])[:5]:
+            busy = ", ".join(f"{name} {ms} ms" for name, ms in list(stall["cpu_ms"].items())[:4])
+            first = stall["stacks"][0] if stall["stacks"] else {}
+            loop = next((frames for name, frames in first.items() if name.startswith("MainThread")), [])
+            print(f"  {stall['ms']} ms; CPU meanwhile: {busy}; event loop at: {loop[-1] if loop else '?'}")
     return 0
 
 
