@@ -4,6 +4,7 @@ NewsService (Chroma in a temp dir, MiniLM) and a loopback OpenAI-compatible LLM.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -129,6 +130,14 @@ async def test_votes_are_one_per_user_survive_a_restart_and_show_in_stats(fake, 
     text = fake.find_message(stats.original_message_id).content
     assert "Articles: 1" in text and "Questions answered: 1" in text and "👍 1 · 👎 1" in text
     assert_never_pings(fake)
+
+
+async def test_the_startup_heap_is_frozen_so_full_collections_skip_it(fake, llm, tmp_path, embedder, encoding):
+    gc.unfreeze()  # whatever earlier tests froze
+    async with running_bot(fake, bot_settings(tmp_path, llm.base_url), embedder, encoding):
+        frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    assert frozen > 50_000, "the bot's modules and clients should be frozen after setup_hook"
 
 
 async def test_mention_reply_and_follow_ups_carry_history(fake, llm, tmp_path, embedder, encoding):
