@@ -8,7 +8,7 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--no-freeze] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -122,6 +123,8 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         await add_guilds(fake)
         bot = build_bot(settings, service, votes, guild_ready_timeout=0.05)
         await stack.enter_async_context(fake.run_bot(bot))
+        if args.no_freeze:  # undo what setup_hook froze, to measure what freezing buys
+            gc.unfreeze()
 
         seed = sorted(DATA.glob("*.json"))[: args.seed]
         await asyncio.to_thread(service.ingest, LIBRARY, service.read_paths(seed))
@@ -215,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stalls", type=Path, default=None, help="write each event-loop stall over the target (stacks, CPU) here"
     )
+    parser.add_argument("--no-freeze", action="store_true", help="unfreeze the heap the bot froze at start-up")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     defaults = bot_settings(Path(tempfile.gettempdir()), None)
