@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import build_bot  # noqa: E402
 from bot.votes import VoteStore  # noqa: E402
 from retrieval.background_embedder import LowPriorityEmbedder  # noqa: E402
+from retrieval.chroma_server import chroma_child  # noqa: E402
 from retrieval.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 from retrieval.openai_chat import OpenAIChatModel  # noqa: E402
 from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
@@ -46,7 +47,7 @@ from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
 from bench.measure import CORPUS, QUERIES, LoopLag, StallWatch, peak_rss_mb, percentile_ms  # noqa: E402
-from tests.conftest import OFFLINE_DIR, chroma_run, make_service  # noqa: E402
+from tests.conftest import OFFLINE_DIR, make_service  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
 
@@ -98,7 +99,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None
         server = {}
         if not args.embedded:  # as `newsbot run` does by default (NEWSBOT_BOT_CHROMA=child)
-            host, port = stack.enter_context(chroma_run(tmp / "chroma-server"))
+            host, port = stack.enter_context(chroma_child(tmp / "chroma-server"))
             server = {"chroma_host": host, "chroma_port": port}
         settings = bot_settings(
             tmp,
@@ -193,7 +194,8 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "loop_lag_p99_ms": percentile_ms(lag.lags, 0.99),
         "loop_lag_max_ms": lag.max_ms,
         "peak_rss_mb": peak_rss_mb(),
-        "stalls": {"stalls": watch.stalls, "collections": watch.collections} if watch else None,
+        "stalls": watch.stalls if watch else None,
+        "collections": watch.collections if watch else None,
         "target_met": {f"defer max <= {TARGET_MS:.0f} ms": bool(defers) and defer_max <= TARGET_MS},
     }
 
@@ -230,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.json:
         print(f"adding {len(files)} file(s) through /add while asking every {args.interval} s ...", flush=True)
     r = asyncio.run(measure(args, files, questions))
-    stalls = r.pop("stalls")
+    stalls, gcs = r.pop("stalls"), r.pop("collections")
     if args.stalls:
-        args.stalls.write_text(json.dumps(stalls, indent=1))
+        args.stalls.write_text(json.dumps({"stalls": stalls, "collections": gcs}, indent=1))
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -250,10 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, met in r["target_met"].items():
         print(f"target {name}: {'met' if met else 'NOT met'}")
     if args.stalls:
-        gcs = stalls["collections"]
         print(f"garbage collections over {TARGET_MS / 10:.0f} ms: {len(gcs)}, longest "
               f"{max((c['ms'] for c in gcs), default=0)} ms, total {sum(c['ms'] for c in gcs):.0f} ms")
-        stalls = stalls["stalls"]
         print(f"{len(stalls)} event-loop stall(s) over {TARGET_MS:.0f} ms, longest first (all in {args.stalls}):")
         for stall in sorted(stalls, key=lambda s: -s["ms"])[:5]:
             busy = ", ".join(f"{name} {ms} ms" for name, ms in list(stall["cpu_ms"].items())[:4])

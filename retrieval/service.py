@@ -104,16 +104,15 @@ class NewsService:
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings)
-        if local_server is not None and not settings.chroma_host:
-            host, port = local_server
-            store = ChromaStore.connect(host=host, port=port, embedder_name=embedder.name, identity="local")
-        else:
-            store = ChromaStore.connect(
-                path=settings.resolved_chroma_path,
-                host=settings.chroma_host,
-                port=settings.chroma_port,
-                embedder_name=embedder.name,
-            )
+        served = local_server is not None and not settings.chroma_host
+        host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
+        store = ChromaStore.connect(
+            path=settings.resolved_chroma_path,
+            host=host,
+            port=port,
+            embedder_name=embedder.name,
+            identity="local" if served else None,
+        )
         return cls(
             settings,
             store=store,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from retrieval.chroma_server import chroma_child
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.tokens import use_offline_cache
 
@@ -93,17 +92,8 @@ def chroma_servers_of(folder: Path) -> list[int]:
     return found
 
 
-@contextlib.contextmanager
-def chroma_run(path: Path) -> Iterator[tuple[str, int]]:
-    """A real ``chroma run`` server on a free loopback port, storing in ``path``, until the block ends."""
-    from retrieval.chroma_server import chroma_child
-
-    with chroma_child(path) as address:
-        yield address
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
-    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as address:
+    with chroma_child(tmp_path_factory.mktemp("chroma-server")) as address:
         yield address
