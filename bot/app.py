@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,6 +22,7 @@ from bot.history import TurnMemory
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
 from bot.votes import VoteStore
+from retrieval.background_embedder import lower_thread_priority
 from retrieval.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -72,6 +75,18 @@ class _NewsBotMixin(_Base):
 
     async def setup_hook(self) -> None:
         s = self.settings
+        if s.worker_nice:
+            # Blocking work (search, answers, file parsing) runs in the loop's default executor; at a
+            # lower priority than the loop's thread, a busy machine still lets the loop acknowledge
+            # interactions within Discord's 3 s. Threads these workers start (the question pool,
+            # onnxruntime's workers when the model loads there) inherit the priority.
+            asyncio.get_running_loop().set_default_executor(
+                ThreadPoolExecutor(
+                    thread_name_prefix="newsbot-worker",
+                    initializer=lower_thread_priority,
+                    initargs=(s.worker_nice,),
+                )
+            )
         await self.add_cog(FeedbackCog(self, self.votes))
         await self.add_cog(
             AskCog(

@@ -37,7 +37,7 @@ def lower_thread_priority(nice: int) -> bool:
     try:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
     except OSError as exc:  # e.g. a sandbox that forbids it: ingest still works, just not niced
-        log.warning("Could not lower the ingest thread's CPU priority (%s)", exc)
+        log.warning("Could not lower a worker thread's CPU priority (%s)", exc)
         return False
     return True
 

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Added to the nice value of the thread that embeds articles (Linux), so questions come first
     # while a corpus is ingested; 0 keeps normal priority.
     ingest_nice: int = Field(default=10, ge=0, le=19, validation_alias=_alias("NEWSBOT_INGEST_NICE", "ingest_nice"))
+    # Added to the nice value of the bot's worker threads (searching, answering, reading files; Linux),
+    # so the event loop that acknowledges Discord's interactions is served first when the cores are
+    # busy; article embedding adds ingest_nice on top. 0 keeps normal priority.
+    worker_nice: int = Field(default=5, ge=0, le=19, validation_alias=_alias("NEWSBOT_WORKER_NICE", "worker_nice"))
 
     # language model (any OpenAI-compatible endpoint)
     llm_base_url: str | None = Field(default=None, validation_alias=_alias("OPENAI_BASE_URL", "llm_base_url"))

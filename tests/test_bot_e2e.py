@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 
 import pytest
@@ -138,6 +139,17 @@ async def test_the_startup_heap_is_frozen_so_full_collections_skip_it(fake, llm,
         frozen = gc.get_freeze_count()
     gc.unfreeze()
     assert frozen > 50_000, "the bot's modules and clients should be frozen after setup_hook"
+
+
+def _nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+async def test_blocking_work_runs_below_the_event_loops_priority(fake, llm, tmp_path, embedder, encoding):
+    async with running_bot(fake, bot_settings(tmp_path, llm.base_url, worker_nice=5), embedder, encoding):
+        loop_nice, worker_nice = _nice(), await asyncio.to_thread(_nice)
+    assert worker_nice == min(19, loop_nice + 5)
 
 
 async def test_mention_reply_and_follow_ups_carry_history(fake, llm, tmp_path, embedder, encoding):

@@ -205,7 +205,7 @@ class FakeDiscord(ControlsMixin):
 
     def find_message(self, message_id: int) -> StoredMessage | None:
         for msgs in self.messages.values():
-            for msg in msgs:
+            for msg in reversed(msgs):  # newest first: lookups are nearly always of recent messages
                 if msg.id == message_id:
                     return msg
         return None
