@@ -93,7 +93,8 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
     use_offline_cache(None, OFFLINE_DIR)
     embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads)
     encoding = get_encoding()
-    embedder.embed_batch(["warm-up"])  # load the model outside every timing
+    # Not loaded here: the bot's setup_hook loads it in a worker thread (outside every timing), so
+    # onnxruntime's threads get the workers' priority as in `newsbot run`.
     async with contextlib.AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None

@@ -87,6 +87,9 @@ class _NewsBotMixin(_Base):
                     initargs=(s.worker_nice,),
                 )
             )
+        # The question model loads in a worker thread, so its own threads start at the workers' priority
+        # (and the first question does not wait for the load).
+        await asyncio.to_thread(self.service.warm)
         await self.add_cog(FeedbackCog(self, self.votes))
         await self.add_cog(
             AskCog(

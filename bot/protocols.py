@@ -55,4 +55,7 @@ class AnswerService(Protocol):
 
     async def stats(self, library: str) -> LibraryStats: ...
 
+    def warm(self) -> None:
+        """Load models now (blocking: call it from a worker thread)."""
+
     def close(self) -> None: ...

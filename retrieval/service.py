@@ -135,6 +135,11 @@ class NewsService:
                 index = self._keyword[library] = KeywordIndex(path, self.store, library)
             return index
 
+    def warm(self) -> None:
+        """Load the question embedder now rather than at the first question. Blocking; the model's
+        worker threads start in (and inherit the priority of) the calling thread."""
+        self.embedder.warm()
+
     def close(self) -> None:
         self.searcher.close()
         with self._keyword_lock:
