@@ -587,6 +587,30 @@ async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
 
 
 
+async def test_newsbot_run_with_a_broken_model_folder_stops_at_start_with_a_clear_message(fake, tmp_path):
+    (tmp_path / "model").mkdir()  # the question model loads in setup_hook: a bad folder is reported at once
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
+        "NEWSBOT_LLM_DISABLED": "1",
+        "NEWSBOT_BOT_CHROMA": "embedded",
+        "NEWSBOT_EMBEDDING_MODEL_DIR": str(tmp_path / "model"),
+    }
+    code = "import sys; from bot.runner import run; from retrieval.settings import load_settings as s; sys.exit(run(s()))"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, err.decode()
+    last = err.decode().strip().splitlines()[-1]
+    assert last.startswith("newsbot run: ") and str(tmp_path / "model") in last and "model.onnx" in last
+    assert fake.token.encode() not in err and b"Traceback" not in err
+    assert not fake.gateway.ready_sessions
+
+
 async def test_runner_without_token_exits_2_with_one_line(tmp_path, capsys):
     assert run(make_settings(tmp_path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
