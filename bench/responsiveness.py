@@ -89,6 +89,33 @@ async def add_files(fake: FakeDiscord, files: list[bytes]) -> None:
             raise RuntimeError(f"/add of corpus-{n}.json failed: {ephemeral_text(rec)}")
 
 
+def _reachable(root: object) -> int:
+    """Objects the collector tracks that are reachable from ``root``."""
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or not gc.is_tracked(obj):
+            continue
+        seen.add(id(obj))
+        todo.extend(gc.get_referents(obj))
+    return len(seen)
+
+
+def heap_census(fake: FakeDiscord, top: int = 8) -> dict:
+    """What a full garbage collection walks at the end of the run: objects the collector tracks
+    (not frozen), counted by the module of their type (the bench's fake Discord lives in this
+    process too, and real Discord keeps its messages elsewhere)."""
+    by_module: dict[str, int] = {}
+    objects = gc.get_objects()
+    for obj in objects:
+        module = type(obj).__module__ or "?"
+        by_module[module] = by_module.get(module, 0) + 1
+    ranked = sorted(by_module.items(), key=lambda item: -item[1])[:top]
+    return {"tracked": len(objects), "frozen": gc.get_freeze_count(), "by_type_module": dict(ranked),
+            "fake_discord_messages": _reachable(fake.messages)}
+
+
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
     use_offline_cache(None, OFFLINE_DIR)
     embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads)
@@ -168,6 +195,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             ingest_seconds = time.perf_counter() - started
             await asyncio.gather(ingest, *inflight)
         after = await service.stats(LIBRARY)
+        heap = heap_census(fake)  # while the bot and the fake Discord still hold what they kept
 
     defer_max = percentile_ms(defers, 1.0)
     return {
@@ -195,6 +223,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "loop_lag_p99_ms": percentile_ms(lag.lags, 0.99),
         "loop_lag_max_ms": lag.max_ms,
         "peak_rss_mb": peak_rss_mb(),
+        "heap": heap,
         "stalls": watch.stalls if watch else None,
         "collections": watch.collections if watch else None,
         "target_met": {f"defer max <= {TARGET_MS:.0f} ms": bool(defers) and defer_max <= TARGET_MS},
