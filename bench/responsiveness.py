@@ -89,20 +89,7 @@ async def add_files(fake: FakeDiscord, files: list[bytes]) -> None:
             raise RuntimeError(f"/add of corpus-{n}.json failed: {ephemeral_text(rec)}")
 
 
-def _reachable(root: object) -> int:
-    """Objects the collector tracks that are reachable from ``root``."""
-    seen: set[int] = set()
-    todo = [root]
-    while todo:
-        obj = todo.pop()
-        if id(obj) in seen or not gc.is_tracked(obj):
-            continue
-        seen.add(id(obj))
-        todo.extend(gc.get_referents(obj))
-    return len(seen)
-
-
-def heap_census(fake: FakeDiscord, top: int = 8) -> dict:
+def heap_census(top: int = 8) -> dict:
     """What a full garbage collection walks at the end of the run: objects the collector tracks
     (not frozen), counted by the module of their type (the bench's fake Discord lives in this
     process too, and real Discord keeps its messages elsewhere)."""
@@ -112,8 +99,7 @@ def heap_census(fake: FakeDiscord, top: int = 8) -> dict:
         module = type(obj).__module__ or "?"
         by_module[module] = by_module.get(module, 0) + 1
     ranked = sorted(by_module.items(), key=lambda item: -item[1])[:top]
-    return {"tracked": len(objects), "frozen": gc.get_freeze_count(), "by_type_module": dict(ranked),
-            "fake_discord_messages": _reachable(fake.messages)}
+    return {"tracked": len(objects), "frozen": gc.get_freeze_count(), "by_type_module": dict(ranked)}
 
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
@@ -195,7 +181,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             ingest_seconds = time.perf_counter() - started
             await asyncio.gather(ingest, *inflight)
         after = await service.stats(LIBRARY)
-        heap = heap_census(fake)  # while the bot and the fake Discord still hold what they kept
+        heap = heap_census()  # while the bot and the fake Discord still hold what they kept
 
     defer_max = percentile_ms(defers, 1.0)
     return {
