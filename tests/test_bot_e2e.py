@@ -543,24 +543,29 @@ async def test_sharded_bot_answers_in_every_shard(llm, tmp_path, embedder, encod
     assert all(source_line_of(BIOSYNGEN) in f.content for f in finals)
 
 
-async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
-    env = {
+# `newsbot run` as a process: settings from the environment, exit code from run().
+RUN_CODE = "import sys; from bot.runner import run; from retrieval.settings import load_settings as s; sys.exit(run(s()))"
+
+
+def run_env(fake: FakeDiscord, tmp_path, **extra: str) -> dict[str, str]:
+    """The environment of a `newsbot run` process pointed at the fake Discord, no LLM."""
+    return {
         **os.environ,
         "DISCORD_TOKEN": fake.token,
         "DISCORD_API_BASE": fake.api_base,
         "DISCORD_GATEWAY_URL": fake.gateway_url,
         "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
         "NEWSBOT_LLM_DISABLED": "1",
-        "NEWSBOT_DEV_GUILD": str(GUILD_A),
-        "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
+        **extra,
     }
-    code = (
-        "import sys; from bot.runner import run; from retrieval.settings import load_settings as s; sys.exit(run(s()))"
-    )
+
+
+async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
+    env = run_env(fake, tmp_path, NEWSBOT_DEV_GUILD=str(GUILD_A), NEWSBOT_OFFLINE_DIR=str(OFFLINE_DIR))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        code,
+        RUN_CODE,
         env=env,
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
@@ -589,19 +594,9 @@ async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
 
 async def test_newsbot_run_with_a_broken_model_folder_stops_at_start_with_a_clear_message(fake, tmp_path):
     (tmp_path / "model").mkdir()  # the question model loads in setup_hook: a bad folder is reported at once
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": fake.token,
-        "DISCORD_API_BASE": fake.api_base,
-        "DISCORD_GATEWAY_URL": fake.gateway_url,
-        "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_LLM_DISABLED": "1",
-        "NEWSBOT_BOT_CHROMA": "embedded",
-        "NEWSBOT_EMBEDDING_MODEL_DIR": str(tmp_path / "model"),
-    }
-    code = "import sys; from bot.runner import run; from retrieval.settings import load_settings as s; sys.exit(run(s()))"
+    env = run_env(fake, tmp_path, NEWSBOT_BOT_CHROMA="embedded", NEWSBOT_EMBEDDING_MODEL_DIR=str(tmp_path / "model"))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-c", RUN_CODE, env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1, err.decode()
