@@ -11,9 +11,6 @@ runs as fast as before; under contention the scheduler serves normal-priority th
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,25 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from retrieval.embeddings import Embedder
-
-log = logging.getLogger(__name__)
-
-
-def lower_thread_priority(nice: int) -> bool:
-    """Raise the calling thread's nice value by ``nice``; False where that is not possible.
-
-    On Linux a thread's nice value is its own and new threads inherit it. Elsewhere
-    ``setpriority`` would act on the whole process, so nothing is changed there.
-    """
-    if nice <= 0 or not sys.platform.startswith("linux"):
-        return False
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError as exc:  # e.g. a sandbox that forbids it: ingest still works, just not niced
-        log.warning("Could not lower a worker thread's CPU priority (%s)", exc)
-        return False
-    return True
+from retrieval.priority import lower_thread_priority
 
 
 class LowPriorityEmbedder(Embedder):
