@@ -2,7 +2,8 @@
 
 One row per answer (question, answer text, sources, mode), the Discord message ids that show
 it (so a reply to any of them can be turned back into a conversation turn), and one vote per
-user per answer (voting again replaces the earlier vote). Calls are short and blocking; the
+user per answer (voting again replaces the earlier vote, ordered by the click's Discord id: the
+bot handles clicks concurrently, so a quick 👍 then 👎 may reach the file in either order). Calls are short and blocking; the
 bot runs them in a worker thread.
 """
 
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS votes (
     user_id   INTEGER NOT NULL,
     value     INTEGER NOT NULL CHECK (value IN (-1, 1)),
     voted_at  REAL NOT NULL,
+    click_id  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (answer_id, user_id)
 );
 """
@@ -79,6 +81,9 @@ class VoteStore:
         if str(path) != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
+        if "click_id" not in columns:  # a file written before votes were ordered by click
+            self._db.execute("ALTER TABLE votes ADD COLUMN click_id INTEGER NOT NULL DEFAULT 0")
 
     def record_answer(self, library: str, question: str, answer: Answer) -> str:
         """Store an answer; returns its id (what vote buttons carry)."""
@@ -122,15 +127,21 @@ class VoteStore:
             row = self._db.execute("SELECT sources FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def vote(self, answer_id: str, user_id: int, value: Vote) -> bool:
-        """Record (or replace) ``user_id``'s vote; False when the answer is not on record."""
+    def vote(self, answer_id: str, user_id: int, value: Vote, click_id: int = 0) -> bool:
+        """Record (or replace) ``user_id``'s vote; False when the answer is not on record.
+
+        ``click_id`` orders a user's votes (the interaction's snowflake, which grows with time): a
+        vote replaces the stored one unless the stored one came from a later click.
+        """
         with self._lock:
             if not self._db.execute("SELECT 1 FROM answers WHERE answer_id = ?", (answer_id,)).fetchone():
                 return False
             self._db.execute(
-                "INSERT INTO votes VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_id)"
-                " DO UPDATE SET value = excluded.value, voted_at = excluded.voted_at",
-                (answer_id, int(user_id), int(Vote(value)), time.time()),
+                "INSERT INTO votes (answer_id, user_id, value, voted_at, click_id) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (answer_id, user_id) DO UPDATE SET value = excluded.value,"
+                " voted_at = excluded.voted_at, click_id = excluded.click_id"
+                " WHERE excluded.click_id >= votes.click_id",
+                (answer_id, int(user_id), int(Vote(value)), time.time(), int(click_id)),
             )
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import date
 from pathlib import Path
@@ -74,4 +75,36 @@ def test_concurrent_votes_from_threads(tmp_path: Path) -> None:
     up, down = store.answer_votes(answer_id)
     assert up + down == 8  # one vote per user survives
     assert (up, down) == (4, 4)  # user u's last vote (i=19) is UP iff u is even
+    store.close()
+
+
+def test_a_later_click_wins_whichever_order_the_votes_arrive_in(tmp_path: Path) -> None:
+    store = VoteStore(tmp_path / "votes.sqlite3")
+    answer_id = store.record_answer("guild-1", "q", ANSWER)
+    assert store.vote(answer_id, 10, Vote.DOWN, click_id=2002)  # the user's second click lands first
+    assert store.vote(answer_id, 10, Vote.UP, click_id=2001)  # their first click: known, but older
+    assert store.answer_votes(answer_id) == (0, 1)
+    assert store.vote(answer_id, 10, Vote.UP, click_id=2003)
+    assert store.answer_votes(answer_id) == (1, 0)
+    store.close()
+
+
+def test_a_votes_file_from_before_click_ordering_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "votes.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE answers (answer_id TEXT PRIMARY KEY, library TEXT NOT NULL, question TEXT NOT NULL,"
+        " answer TEXT NOT NULL, sources TEXT NOT NULL, mode TEXT NOT NULL, created_at REAL NOT NULL);"
+        "CREATE TABLE votes (answer_id TEXT NOT NULL REFERENCES answers(answer_id) ON DELETE CASCADE,"
+        " user_id INTEGER NOT NULL, value INTEGER NOT NULL CHECK (value IN (-1, 1)), voted_at REAL NOT NULL,"
+        " PRIMARY KEY (answer_id, user_id));"
+        "INSERT INTO answers VALUES ('00112233aabbccdd', 'guild-1', 'q', 'a', '[]', 'llm', 0);"
+        "INSERT INTO votes VALUES ('00112233aabbccdd', 7, 1, 0);"
+    )
+    old.commit()
+    old.close()
+    store = VoteStore(path)
+    assert store.totals("guild-1") == FeedbackTotals(1, 1, 0)
+    assert store.vote("00112233aabbccdd", 7, Vote.DOWN, click_id=5)
+    assert store.totals("guild-1") == FeedbackTotals(1, 0, 1)
     store.close()

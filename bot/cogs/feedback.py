@@ -48,7 +48,7 @@ class VoteButton(
         try:
             if not isinstance(cog, FeedbackCog):
                 raise RuntimeError("FeedbackCog is not loaded")
-            text = await cog.record(self.answer_id, interaction.user.id, _VALUES[self.value])
+            text = await cog.record(self.answer_id, interaction.user.id, _VALUES[self.value], interaction.id)
         except Exception as exc:  # noqa: BLE001 - the user gets one line, the log the rest
             log_error(exc, "vote button")
             text = user_message(exc)
@@ -73,8 +73,8 @@ class FeedbackCog(NewsCog, name="Feedback"):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(VoteButton)
 
-    async def record(self, answer_id: str, user_id: int, value: Vote) -> str:
-        known = await asyncio.to_thread(self.votes.vote, answer_id, user_id, value)
+    async def record(self, answer_id: str, user_id: int, value: Vote, click_id: int = 0) -> str:
+        known = await asyncio.to_thread(self.votes.vote, answer_id, user_id, value, click_id)
         if not known:
             return "That answer is no longer on record, so the vote was not counted."
         return "Thanks! Your 👍 was recorded." if value is Vote.UP else "Thanks! Your 👎 was recorded."
