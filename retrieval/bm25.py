@@ -22,7 +22,8 @@ MAX_SEGMENTS = 6
 
 @dataclass
 class _Segment:
-    """Postings of some slots, sorted by term: ``docs[starts[i]:starts[i+1]]`` hold ``terms[i]``."""
+    """Postings of some slots, sorted by term: ``docs[starts[i]:starts[i+1]]`` hold ``terms[i]``,
+    in ascending slot order (rows arrive in slot order and the sort by term is stable)."""
 
     terms: np.ndarray  # int32, sorted, unique
     starts: np.ndarray  # int64, len(terms) + 1
@@ -58,6 +59,7 @@ class Bm25:
         self._len_title = np.zeros(0, dtype=np.float32)
         self._len_body = np.zeros(0, dtype=np.float32)
         self._df = np.zeros(0, dtype=np.int64)  # by term id; removed documents count until a merge
+        self._norms: dict[tuple[float, float, float], np.ndarray] = {}  # until the documents change
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -75,6 +77,7 @@ class Bm25:
         rows = np.concatenate([d[1] for d in docs])
         self.keys = np.append(self.keys, [d[0] for d in docs])
         self.alive = np.append(self.alive, np.ones(len(docs), dtype=bool))
+        self._norms.clear()
         self._len_title = np.append(self._len_title, np.array([d[2] for d in docs], dtype=np.float32))
         self._len_body = np.append(self._len_body, np.array([d[3] for d in docs], dtype=np.float32))
         for i, d in enumerate(docs):
@@ -97,6 +100,7 @@ class Bm25:
             slot = self._slot.pop(key, None)
             if slot is not None:
                 self.alive[slot] = False
+                self._norms.clear()
         if len(self._slot) < 0.75 * len(self.keys):
             self._merge()
 
@@ -114,6 +118,7 @@ class Bm25:
         term_ids, slots, tft, tfb = (np.concatenate([p[i] for p in parts]) for i in range(4))
         self._segments = [_Segment.build(term_ids, slots, tft, tfb)] if len(term_ids) else []
         self.keys, self.alive = self.keys[live], np.ones(len(live), dtype=bool)
+        self._norms.clear()
         self._len_title, self._len_body = self._len_title[live], self._len_body[live]
         self._slot = {int(k): i for i, k in enumerate(self.keys)}
         self._df = np.zeros(0, dtype=np.int64)
@@ -121,9 +126,14 @@ class Bm25:
 
     def _norm(self, title_weight: float, k1: float, b: float) -> np.ndarray:
         """BM25's length normalisation of every slot: k1 * (1 - b + b * length / average length)."""
-        lengths = title_weight * self._len_title + self._len_body
-        avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
-        return k1 * (1 - b + b * lengths / max(avg, 1e-6))
+        key = (title_weight, k1, b)
+        if key not in self._norms:
+            lengths = title_weight * self._len_title + self._len_body
+            avg = float(lengths[self.alive].mean()) if self.alive.any() else 1.0
+            if len(self._norms) >= 4:
+                self._norms.clear()
+            self._norms[key] = k1 * (1 - b + b * lengths / max(avg, 1e-6))
+        return self._norms[key]
 
     def _postings_with_idf(self, term: int, title_weight: float) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
         """(idf, slots, weighted term frequency) for each segment holding ``term``. Removed slots
@@ -179,6 +189,24 @@ class Bm25:
                 rows = row_of[docs]
                 keep = rows >= 0
                 out[rows[keep], col] = idf * (k1 + 1) * tf[keep] / (tf[keep] + norm[docs[keep]])
+        return out
+
+    def contains(self, terms: Sequence[int], slots: np.ndarray) -> np.ndarray:
+        """Whether each of ``slots`` (a live slot, else False) has each of ``terms`` in its title or
+        body: a (slots, terms) boolean matrix. One binary search per term over its postings (every
+        segment's, in slot order), so it costs next to nothing however long they are."""
+        out = np.zeros((len(slots), len(terms)), dtype=bool)
+        slots = np.asarray(slots, dtype=np.int64)
+        live = (slots >= 0) & (slots < len(self.keys))
+        live[live] = self.alive[slots[live]]
+        wanted = slots[live]
+        for col, term in enumerate(terms):
+            parts = [hit[0] for seg in self._segments if (hit := seg.postings(term)) is not None]
+            if not parts:
+                continue
+            docs = parts[0] if len(parts) == 1 else np.concatenate(parts)  # later segments hold later slots
+            at = np.searchsorted(docs, wanted)
+            out[live, col] = docs[np.minimum(at, len(docs) - 1)] == wanted
         return out
 
     @staticmethod

@@ -86,14 +86,35 @@ def test_term_gains_split_each_candidates_score_by_term():
         assert [bool(g) for g in gains[row]] == [t in has for t in terms]
 
 
+def test_contains_agrees_with_the_documents_across_segments_merges_and_removals():
+    docs = _docs(200, seed=3)
+    lengths = _lengths(docs)
+    index = Bm25()
+    items = list(docs.items())
+    for start in range(0, len(items), 30):  # several segments, merged on the way
+        index.add([(k, d.reshape(-1), *lengths[k]) for k, d in items[start : start + 30]])
+    index.remove([4, 9])
+    terms = [int(docs[0][0, 0]), int(docs[31][-1, 0]), int(docs[4][0, 0]), 3, 39, 999]
+    slots = np.array([0, 4, 9, 31, 100, 199, len(index.keys) - 1, -1, 10_000])
+    got = index.contains(terms, slots)
+    assert got.shape == (len(slots), len(terms)) and got.any()
+    for row, slot in enumerate(slots):
+        if 0 <= slot < len(index.keys) and index.alive[slot]:
+            has = {int(t) for t in docs[int(index.keys[slot])][:, 0]}
+            assert got[row].tolist() == [t in has for t in terms]
+        else:
+            assert not got[row].any()  # removed, or no such slot
+
+
 def test_removed_documents_never_score_and_a_merge_keeps_the_rest_exact():
     docs = _docs(120, seed=1)
     lengths = _lengths(docs)
     index = Bm25()
     index.add([(k, d, *lengths[k]) for k, d in docs.items()])
-    index.remove(range(0, 120, 2))  # below 75% alive: merged into one segment
-    alive = list(range(1, 120, 2))
     query = [(1, 1.0), (2, 1.0), (5, 1.0)]
+    assert _as_dict(index, index.scores(query)) == pytest.approx(_reference(docs, lengths, list(docs), query), rel=1e-5)
+    index.remove(range(0, 120, 2))  # below 75% alive: merged into one segment (lengths cached above are stale)
+    alive = list(range(1, 120, 2))
     got = _as_dict(index, index.scores(query))
     assert set(got) <= set(alive) and len(index) == len(alive)
     want = _reference(docs, lengths, alive, query)
