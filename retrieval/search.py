@@ -21,11 +21,11 @@ import numpy as np
 
 from retrieval.embeddings import Embedder
 from retrieval.keyword_index import KeywordIndex
-from retrieval.models import Chunk, Passage
+from retrieval.models import Passage
 from retrieval.query_hints import SourceHint, clauses, source_hints
 from retrieval.rank_features import CandidateSignals, feature_matrix
 from retrieval.store import ChromaStore
-from retrieval.terms import query_terms, term_coverage, tokens
+from retrieval.terms import query_terms, tokens
 
 
 @dataclass(frozen=True)
@@ -219,43 +219,73 @@ class Searcher:
                     order.setdefault(turn[row], None)
         return [(cid, fused[cid]) for cid in order], hints, nearest
 
-    def _fetch(
-        self, library: str, ids: Sequence[str], known: dict[str, float], qvec: np.ndarray
-    ) -> dict[str, tuple[Chunk, float]]:
-        """The chunks with their similarity to the question; vectors are read only when some chunk
-        was not among those the vector search returned."""
-        unknown = any(cid not in known for cid in ids)
-        chunks, vectors = self._store.get(library, ids, with_embeddings=unknown)
-        if vectors is None:
-            return {c.id: (c, known[c.id]) for c in chunks}
-        return {c.id: (c, known.get(c.id, float(np.dot(v, qvec)))) for c, v in zip(chunks, vectors)}
-
     def search(self, library: str, query: str, params: SearchParams = SearchParams()) -> list[Passage]:
         pending = self._embed_soon(query)
-        ranked, known = self._ranked(library, query, params, pending)
+        ranked, similarity = self._ranked(library, query, params, pending)
         qvec = _vector(pending)
-        terms = query_terms(query)
+        gone: set[str] = set()  # chunks removed from Chroma since the search began
+        while True:
+            chosen = self._choose(library, query, ranked, similarity, qvec, params, gone)
+            unknown = any(cid not in similarity for cid, _ in chosen)
+            chunks, vectors = self._store.get(library, [cid for cid, _ in chosen], with_embeddings=unknown)
+            found = {c.id: c for c in chunks}
+            if vectors is not None:
+                similarity.update((c.id, float(np.dot(v, qvec))) for c, v in zip(chunks, vectors))
+            if all(cid in found for cid, _ in chosen):
+                break
+            gone.update(cid for cid, _ in chosen if cid not in found)
+        return [
+            Passage(cid, found[cid].source, found[cid].position, found[cid].text, score, similarity[cid])
+            for cid, score in chosen
+        ]
+
+    def _choose(
+        self,
+        library: str,
+        query: str,
+        ranked: Sequence[tuple[str, float]],
+        similarity: dict[str, float],
+        qvec: np.ndarray,
+        params: SearchParams,
+        gone: set[str],
+    ) -> list[tuple[str, float]]:
+        """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
+        article: decided from the keyword index (articles, word coverage) and the vectors, so only
+        the passages returned have their text read from Chroma (~5 ms a read at 100k chunks)."""
+        index = self._keyword_index(library)
+        ids = [cid for cid, _ in ranked]
+        articles = index.articles(ids)
+        coverage: np.ndarray | None = None  # computed when a candidate first needs it
         per_article: dict[str, int] = {}
-        out: list[Passage] = []
-        # Chroma reads cost ~4 ms plus ~0.3 ms per chunk at 100k chunks: read a few more than needed,
-        # and more only when the per-article cap or the relevance gate refused some.
-        start, step = 0, params.k + 4
-        while start < len(ranked):
-            batch = ranked[start : start + step]
-            start, step = start + step, 2 * params.k
-            found = self._fetch(library, [cid for cid, _ in batch], known, qvec)
-            for cid, score in batch:
-                if cid not in found:
-                    continue  # removed from Chroma since the search began
-                chunk, similarity = found[cid]
-                if params.min_similarity is not None and similarity < params.min_similarity:
-                    if term_coverage(terms, f"{chunk.source.title} {chunk.text}") < params.min_coverage:
+        out: list[tuple[str, float]] = []
+        for i, (cid, score) in enumerate(ranked):
+            aid = articles[i] or cid  # a chunk newer than the index: its own article for now
+            if cid in gone or per_article.get(aid, 0) >= params.per_article:
+                continue
+            if params.min_similarity is not None and similarity.get(cid, -1.0) < params.min_similarity:
+                if coverage is None:
+                    coverage = index.coverage(ids, query_terms(query))
+                if coverage[i] < params.min_coverage:
+                    if cid not in similarity:
+                        ahead = [j for j in range(i, min(i + 4 * params.k, len(ids))) if coverage[j] < params.min_coverage]
+                        self._read_similarities(library, [ids[j] for j in ahead], similarity, qvec, gone)
+                    if cid in gone or similarity[cid] < params.min_similarity:
                         continue
-                aid = chunk.source.article_id
-                if per_article.get(aid, 0) >= params.per_article:
-                    continue
-                per_article[aid] = per_article.get(aid, 0) + 1
-                out.append(Passage(cid, chunk.source, chunk.position, chunk.text, score, similarity))
-                if len(out) >= params.k:
-                    return out
+            per_article[aid] = per_article.get(aid, 0) + 1
+            out.append((cid, score))
+            if len(out) >= params.k:
+                break
         return out
+
+    def _read_similarities(
+        self, library: str, ids: Sequence[str], similarity: dict[str, float], qvec: np.ndarray, gone: set[str]
+    ) -> None:
+        """Cosine similarity to the question of those of ``ids`` the vector search did not return
+        (the next few candidates that may need it, read in one call)."""
+        wanted = [cid for cid in ids if cid not in similarity and cid not in gone]
+        vectors = self._store.vectors(library, wanted)
+        for cid in wanted:
+            if cid in vectors:
+                similarity[cid] = float(np.dot(vectors[cid], qvec))
+            else:
+                gone.add(cid)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from retrieval.keyword_index import KeywordIndex
+from retrieval.keyword_index import KeywordIndex, query_terms, term_coverage
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
@@ -165,3 +165,18 @@ def test_a_word_no_chunk_had_is_found_once_an_article_brings_it(service):
     service.ingest("default", [Article(title="Xylophonics IPO", body="Xylophonics listed its shares today. " * 3)])
     hits = index.search("Xylophonics", 5)
     assert hits and len(hits) == len(service.store.ids("default")) - len(index.search("Zephyrine", 50))
+
+
+def test_coverage_from_the_index_matches_coverage_read_from_the_text(service):
+    service.ingest("default", [_article(1), _article(2)])
+    index = service.keyword_index("default")
+    index.sync()
+    ids = sorted(index.chunk_ids())
+    chunks, _ = service.store.get("default", ids)
+    for question in ["Which turbines did Zephyrine ship to Quokkaville?", "Zephyrine report 2 turbines week",
+                     "Who visited Biosyngen in May?", "Quokkaville's shipped turbines, reported weekly"]:
+        terms = query_terms(question)
+        expected = [term_coverage(terms, f"{c.source.title} {c.text}") for c in chunks]
+        assert index.coverage([c.id for c in chunks], terms).tolist() == pytest.approx(expected)
+    assert index.coverage(["no-such-chunk", chunks[0].id], ["zephyrine"]).tolist() == [0.0, 1.0]
+    assert index.coverage([chunks[0].id], []).tolist() == [0.0]

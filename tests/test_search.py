@@ -6,6 +6,7 @@ import pytest
 from retrieval.models import Passage
 from retrieval.rank_features import FEATURES
 from retrieval.search import Searcher, SearchParams
+from retrieval.terms import query_terms, term_coverage
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import make_service, make_settings
 
@@ -98,3 +99,66 @@ def test_candidate_signals_describe_each_candidate(seeded):
 def test_the_shipped_ranker_still_answers_the_seed_question_from_the_visit_article(seeded):
     passages = seeded.search("default", "Who visited Biosyngen?", SearchParams(k=6, min_similarity=None))
     assert "consuls" in passages[0].source.title.lower()
+
+
+class RecordingStore:
+    """The real ChromaStore, recording which chunks' text and vectors a search reads; ``removed``
+    chunks read as if deleted from Chroma after the search ranked them."""
+
+    def __init__(self, store, removed=()):
+        self._store = store
+        self.removed = set(removed)
+        self.text_reads: list[list[str]] = []
+        self.vector_reads: list[list[str]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def get(self, library, ids, *, with_embeddings=False):
+        self.text_reads.append(list(ids))
+        return self._store.get(library, [i for i in ids if i not in self.removed], with_embeddings=with_embeddings)
+
+    def vectors(self, library, ids):
+        self.vector_reads.append(list(ids))
+        return self._store.vectors(library, [i for i in ids if i not in self.removed])
+
+
+def test_only_the_returned_passages_have_their_text_read(seeded):
+    store = RecordingStore(seeded.store)
+    searcher = Searcher(store, seeded.embedder, seeded.keyword_index, seeded.searcher._ranker)
+    params = SearchParams(k=3, per_article=1)  # three of the seed articles pass the relevance gate
+    passages = searcher.search("default", "Biosyngen cell therapy funding and visits", params)
+    assert len(passages) == 3 and len({p.source.article_id for p in passages}) == 3
+    assert store.text_reads == [[p.chunk_id for p in passages]]
+    assert passages == seeded.search("default", "Biosyngen cell therapy funding and visits", params)
+    assert all(p.similarity is not None and -1 <= p.similarity <= 1 for p in passages)
+
+
+def test_a_chunk_removed_after_ranking_is_replaced_by_the_next_one(seeded):
+    question = "Biosyngen cell therapy funding and visits"
+    params = SearchParams(k=4, per_article=1, min_similarity=None)
+    before = seeded.search("default", question, params)
+    store = RecordingStore(seeded.store, removed={before[0].chunk_id})
+    after = Searcher(store, seeded.embedder, seeded.keyword_index, seeded.searcher._ranker).search("default", question, params)
+    assert len(store.text_reads) == 2 and before[0].chunk_id not in {p.chunk_id for p in after}
+    assert {p.chunk_id for p in before[1:]} <= {p.chunk_id for p in after} and len(after) == 4
+
+
+def test_candidates_beyond_the_vector_pool_are_gated_on_their_stored_vectors(seeded):
+    # A small vector pool leaves keyword-only candidates whose similarity the search must read.
+    question = "Biosyngen share price target after the consuls visited"
+    params = SearchParams(k=5, per_article=5, candidates=4, vector_pool=4, rerank=False)
+    store = RecordingStore(seeded.store)
+    passages = Searcher(store, seeded.embedder, seeded.keyword_index).search("default", question, params)
+    assert store.vector_reads and passages
+    qvec = np.asarray(seeded.embedder.embed(question), dtype=np.float32)
+    read = [cid for ids in store.vector_reads for cid in ids]
+    chunks, vectors = seeded.store.get("default", read, with_embeddings=True)
+    truth = {c.id: float(np.dot(v, qvec)) for c, v in zip(chunks, vectors)}
+    for p in passages:
+        if p.chunk_id in truth:
+            assert p.similarity == pytest.approx(truth[p.chunk_id], abs=1e-5)
+    terms = query_terms(question)
+    refused = [cid for cid in read if cid not in {p.chunk_id for p in passages}]
+    for c in seeded.store.get("default", refused)[0]:  # read, then refused: neither similar nor covering the question
+        assert truth[c.id] < params.min_similarity and term_coverage(terms, f"{c.source.title} {c.text}") < params.min_coverage
