@@ -8,14 +8,16 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--no-freeze] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--no-freeze] [--keep-fake-history] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
 while that loop is stalled the fake cannot send either; timing from the interaction it sent
 (``rec.time``, as tests/test_bot_e2e.py does) would hide every stall. Real Discord delivers on time
 and the event waits in the socket, so the planned time is what a user sees. Both are reported.
-Final answer = the last response (vote buttons attached) minus the planned time.
+Final answer = the last response (vote buttons attached) minus the planned time. Once an ask is
+answered the fake forgets it (its messages, records and logs; ``--keep-fake-history`` keeps them):
+they live in the bot's process and would otherwise grow the heap its garbage collections walk.
 
 Target (2 cores): with an ingest of the whole corpus running, /ask defers within 100 ms (max).
 """
@@ -158,6 +160,8 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             defers.append(first.time - clicked)  # all times: time.monotonic(), as the fake records
             after_send.append(first.time - rec.time)
             answers.append(rec.responses[-1].time - clicked)
+            if not args.keep_fake_history:  # a real bot does not hold Discord's records: the fake drops them
+                fake.forget(rec)
 
         watch = stack.enter_context(StallWatch(asyncio.get_running_loop(), TARGET_MS / 1000)) if args.stalls else None
         async with LoopLag(0.010) as lag:
@@ -190,6 +194,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "chroma": "embedded in the bot's process" if args.embedded else "child `chroma run` (newsbot run's default)",
         "embed_threads": args.embed_threads or "onnxruntime default",
         "ingest_nice": args.ingest_nice,
+        "fake_history": "kept" if args.keep_fake_history else "dropped once each ask is answered",
         "files": len(files),
         "file_mb": [round(len(f) / 1e6, 2) for f in files],
         "seed_articles": before.articles,
@@ -237,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         "--stalls", type=Path, default=None, help="write each event-loop stall over the target (stacks, CPU) here"
     )
     parser.add_argument("--no-freeze", action="store_true", help="unfreeze the heap the bot froze at start-up")
+    parser.add_argument(
+        "--keep-fake-history", action="store_true", help="keep the fake Discord's records of answered asks (grows the heap)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     defaults = bot_settings(Path(tempfile.gettempdir()), None)

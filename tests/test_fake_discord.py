@@ -133,6 +133,19 @@ async def test_slash_command_defer_edits_and_followup_in_order(fake: FakeDiscord
     assert fake.unknown_requests == []
 
 
+async def test_forgetting_a_finished_interaction_drops_its_messages_and_trims_the_logs(fake: FakeDiscord) -> None:
+    async with fake.run_bot(PingBot()):
+        first = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "ping", {"word": "one"})
+        await fake.wait_for(lambda: any(r.kind == "followup" for r in first.responses))
+        second = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "ping", {"word": "two"})
+        await fake.wait_for(lambda: any(r.kind == "followup" for r in second.responses))
+        fake.forget(first, keep_log=2)
+    assert [m.content for m in fake.channel_messages(CHANNEL, include_deleted=True)] == ["two x1 (2/2)", "done"]
+    assert first.id not in fake.interactions and first.token not in fake.interactions_by_token
+    assert fake.interactions[second.id] is second and fake.find_message(first.original_message_id) is None
+    assert len(fake.requests) == 2 and len(fake.sent_payloads) == 2 and len(fake.dispatched) <= 2
+
+
 async def test_mention_reply_sends_allowed_mentions_none(fake: FakeDiscord) -> None:
     bot = PingBot()
     async with fake.run_bot(bot):

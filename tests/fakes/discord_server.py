@@ -210,6 +210,19 @@ class FakeDiscord(ControlsMixin):
                     return msg
         return None
 
+    def forget(self, rec: InteractionRecord, *, keep_log: int = 100) -> None:
+        """Drop a finished interaction, the messages it made, and all but the last ``keep_log``
+        entries of each log. For long benchmarks: the fake's records would otherwise grow with
+        every ask, in the bot's own process, and be part of what its garbage collections walk."""
+        self.interactions.pop(rec.id, None)
+        self.interactions_by_token.pop(rec.token, None)
+        made = {rec.original_message_id} | {r.message_id for r in rec.responses}
+        msgs = self.messages.get(rec.channel_id)
+        if msgs:
+            msgs[:] = [m for m in msgs if m.id not in made and m.interaction_id != rec.id]
+        for log in (self.requests, self.sent_payloads, self.typing, self.dispatched):
+            del log[:-keep_log]
+
     def store_attachment(self, filename: str, data: bytes, content_type: str, *,
                          ephemeral: bool = False) -> dict[str, Any]:
         att_id = new_snowflake()
