@@ -289,9 +289,8 @@ class ChromaStore:
         return list(zip(res["ids"][0], (float(d) for d in res["distances"][0])))
 
     def get(self, library: str, ids: Sequence[str], *, with_embeddings: bool = False) -> tuple[list[Chunk], np.ndarray | None]:
-        if not ids:
-            return [], (np.zeros((0, 0), dtype=np.float32) if with_embeddings else None)
-        col = self._collection(library, create=False, check=with_embeddings)  # text is readable whatever built the vectors
+        # the text is readable whatever built the vectors: the embedder is checked only for them
+        col = self._collection(library, create=False, check=with_embeddings) if ids else None
         if col is None:
             return [], (np.zeros((0, 0), dtype=np.float32) if with_embeddings else None)
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
