@@ -3,8 +3,8 @@
 One row per answer (question, answer text, sources, mode), the Discord message ids that show
 it (so a reply to any of them can be turned back into a conversation turn), and one vote per
 user per answer (voting again replaces the earlier vote, ordered by the click's Discord id: the
-bot handles clicks concurrently, so a quick 👍 then 👎 may reach the file in either order). Calls are short and blocking; the
-bot runs them in a worker thread.
+bot handles clicks concurrently, so a quick 👍 then 👎 may reach the file in either order). Calls
+are short and blocking; the bot runs them in a worker thread.
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ class FakeDiscord(ControlsMixin):
         every ask, in the bot's own process, and be part of what its garbage collections walk."""
         self.interactions.pop(rec.id, None)
         self.interactions_by_token.pop(rec.token, None)
-        made = {rec.original_message_id} | {r.message_id for r in rec.responses}
+        made = {m for m in (rec.original_message_id, *(r.message_id for r in rec.responses)) if m is not None}
         msgs = self.messages.get(rec.channel_id)
         if msgs:
             msgs[:] = [m for m in msgs if m.id not in made and m.interaction_id != rec.id]
