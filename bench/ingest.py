@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
 from retrieval.evaluation import load_corpus  # noqa: E402
-from retrieval.service import NewsService  # noqa: E402
+from retrieval.service import NewsService, build_embedder  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(data_dir=Path(tmp) / "newsbot", seed_dir=None)
         service = NewsService.from_settings(settings)
         articles = load_corpus(args.corpus, max_article_bytes=settings.max_article_bytes)[: args.limit]
-        service.embedder.embed_batch(["warm-up"])  # load the model outside every timing
+        bare = build_embedder(settings)  # the exact model, as articles are embedded with
+        bare.embed_batch(["warm-up"])  # load the model outside every timing
 
         started = time.perf_counter()
         chunks = [c for a in articles for c in service.ingestor.chunk(a)]
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         texts = [c.embed_text for c in chunks]
 
         started = time.perf_counter()
-        service.embedder.embed_batch(texts)
+        bare.embed_batch(texts)
         model_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -95,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
         chroma_seconds = None
         if not args.skip_chroma:
-            chroma_seconds = chroma_default_add(Path(tmp) / "chroma-default", chunks, service.embedder.model_dir)
+            chroma_seconds = chroma_default_add(Path(tmp) / "chroma-default", chunks, bare.model_dir)
 
     n_art, n_chunks = len(results), len(chunks)
-    wordpieces = [service.embedder.count_tokens(t) for t in texts]
+    wordpieces = [bare.count_tokens(t) for t in texts]
     figures = {
         "articles": n_art,
         "chunks": n_chunks,

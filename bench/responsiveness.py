@@ -44,6 +44,7 @@ from retrieval.background_embedder import LowPriorityEmbedder  # noqa: E402
 from retrieval.chroma_server import chroma_child  # noqa: E402
 from retrieval.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 from retrieval.openai_chat import OpenAIChatModel  # noqa: E402
+from retrieval.question_model import Int8Copy  # noqa: E402
 from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
@@ -106,7 +107,9 @@ def heap_census(top: int = 8) -> dict:
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
     use_offline_cache(None, OFFLINE_DIR)
-    embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads)
+    # questions: as NewsService.from_settings, the int8 copy unless --question-model exact
+    derive = Int8Copy(args.cache_dir) if args.question_model == "int8" else None
+    embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads, derive=derive)
     encoding = get_encoding()
     # Not loaded here: the bot's setup_hook loads it in a worker thread (outside every timing), so
     # onnxruntime's threads get the workers' priority as in `newsbot run`.
@@ -245,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-fake-history", action="store_true", help="keep the fake Discord's records of answered asks (grows the heap)"
     )
+    parser.add_argument("--question-model", choices=("int8", "exact"), default=None, help="default: the setting's")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     defaults = bot_settings(Path(tempfile.gettempdir()), None)
+    args.question_model = args.question_model or defaults.question_model
+    args.cache_dir = defaults.cache_dir
     if args.ingest_nice is None:
         args.ingest_nice = defaults.ingest_nice
     limit = defaults.max_article_bytes

@@ -36,6 +36,11 @@ class Embedder(ABC):
         if batch:
             yield from self.embed_batch(batch)
 
+    @property
+    def description(self) -> str:
+        """What embeds, for reports (the name, unless an implementation knows more)."""
+        return self.name
+
     def warm(self) -> None:
         """Load the model now rather than on first use (nothing to load by default)."""
 

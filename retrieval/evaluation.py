@@ -220,7 +220,7 @@ def run_multihop_command(args, settings: Settings, console) -> int:
         service.close()
     report = build_report(
         scores, latencies, k=args.k, settings=settings, params=asdict(params), library=library_info,
-        embedder=service.embedder.name, corpus=args.corpus, reranked=settings.rerank and params.rerank,
+        embedder=service.embedder.description, corpus=args.corpus, reranked=settings.rerank and params.rerank,
     )
     if args.json:
         console.out(json.dumps(report, indent=2), highlight=False)

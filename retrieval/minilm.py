@@ -9,6 +9,7 @@ and groups texts of similar length (sorted by length; results come back in the c
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embeddings import Embedder
-from retrieval.errors import ConfigError, InputError
+from retrieval.errors import ConfigError, InputError, NewsbotError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
@@ -30,6 +31,7 @@ REQUIRED_FILES = (
     "tokenizer.json",
     "vocab.txt",
 )
+_log = logging.getLogger(__name__)
 DIMENSION = 384
 MAX_TOKENS = 256  # the window sentence-transformers and Chroma use for this model
 
@@ -117,7 +119,17 @@ class MiniLMEmbedder(Embedder):
     max_tokens = MAX_TOKENS
     dimension = DIMENSION
 
-    def __init__(self, model_dir: Path, *, batch_size: int = 32, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        derive: Callable[[Path], Path] | None = None,
+    ) -> None:
+        """``derive`` turns ``model_dir`` into the folder actually loaded, at first use (e.g. the
+        int8 copy of retrieval.question_model); if it fails, the exact model is loaded and the
+        reason logged. ``loaded_from`` tells which folder was loaded (None before loading)."""
         # batch_size 32 (bench/embedder.py, ~200-piece chunks, 2 cores): within ~7% of the fastest
         # (16) on an idle machine and ~20% faster than 8/16 when other processes share the cores.
         # threads None: onnxruntime's default, one per physical core (as Chroma).
@@ -128,6 +140,8 @@ class MiniLMEmbedder(Embedder):
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.threads = threads
+        self.derive = derive
+        self.loaded_from: Path | None = None
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
 
@@ -145,11 +159,26 @@ class MiniLMEmbedder(Embedder):
     def warm(self) -> None:
         self._model()
 
+    @property
+    def description(self) -> str:
+        """The model's name, and the derived copy's folder when that is what was loaded."""
+        if self.loaded_from is None or self.loaded_from == self.model_dir:
+            return self.name
+        return f"{self.name} ({self.loaded_from.name})"
+
     def _load(self) -> _Loaded:
         if missing := missing_files(self.model_dir):
             raise ConfigError(
                 f"Embedding model folder {self.model_dir} is missing {', '.join(missing)}.", hint=_MODEL_DIR_HINT
             )
+        if self.derive is not None:
+            try:
+                return self._load_from(self.derive(self.model_dir))
+            except NewsbotError as exc:  # could not build or load the copy: the exact model still works
+                _log.warning("Using the exact embedding model: %s", exc.message)
+        return self._load_from(self.model_dir)
+
+    def _load_from(self, folder: Path) -> _Loaded:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -162,13 +191,13 @@ class MiniLMEmbedder(Embedder):
             options.intra_op_num_threads = self.threads  # else onnxruntime uses one per physical core
         try:
             session = ort.InferenceSession(
-                str(self.model_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+                str(folder / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
             )
-            tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
-            counter = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
         except Exception as exc:  # onnxruntime/tokenizers raise their own types for corrupt files
             raise ConfigError(
-                f"Could not load the embedding model from {self.model_dir}: {_describe(exc)}.",
+                f"Could not load the embedding model from {folder}: {_describe(exc)}.",
                 hint=_MODEL_DIR_HINT,
             ) from exc
         # Chroma overrides tokenizer.json's own settings (truncation and fixed padding at 128).
@@ -177,6 +206,7 @@ class MiniLMEmbedder(Embedder):
         counter.no_truncation()
         counter.no_padding()
         names = frozenset(i.name for i in session.get_inputs())
+        self.loaded_from = folder
         return _Loaded(session=session, tokenizer=tokenizer, counter=counter, input_names=names)
 
     # -- embedding -------------------------------------------------------------------------

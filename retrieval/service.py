@@ -29,7 +29,9 @@ from retrieval.tokens import get_encoding, use_offline_cache
 History = Sequence[tuple[str, str]]
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
+    """The configured embedder; ``questions``: the one for questions (the default model's int8
+    copy unless NEWSBOT_QUESTION_MODEL=exact; articles always get the exact model)."""
     if settings.embedder == "openai":
         from retrieval.openai_embedder import OpenAIEmbedder
 
@@ -40,8 +42,10 @@ def build_embedder(settings: Settings) -> Embedder:
             timeout=settings.llm_timeout,
         )
     from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.question_model import Int8Copy
 
-    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir))
+    derive = Int8Copy(settings.cache_dir) if questions and settings.question_model == "int8" else None
+    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
 
 
 RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
@@ -103,7 +107,15 @@ class NewsService:
         use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
-        embedder = build_embedder(settings)
+        embedder = build_embedder(settings, questions=True)
+        # Articles: the exact model (vectors equal Chroma's). A second instance, loaded at the first
+        # ingest in its own low-priority thread (see background_embedder), unless ingest_nice is 0
+        # and questions use the exact model too.
+        ingest_embedder = None
+        if settings.ingest_nice or (settings.embedder == "default" and settings.question_model == "int8"):
+            ingest_embedder = build_embedder(settings)
+        if settings.ingest_nice:
+            ingest_embedder = LowPriorityEmbedder(ingest_embedder, nice=settings.ingest_nice)
         served = local_server is not None and not settings.chroma_host
         host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
         store = ChromaStore.connect(
@@ -120,11 +132,8 @@ class NewsService:
             encoding=encoding,
             chat=_chat_model(settings),
             prompts=prompts,
-            # a second model instance, loaded in its own low-priority thread (see background_embedder)
             ranker=load_ranker() if settings.rerank else None,
-            ingest_embedder=(
-                LowPriorityEmbedder(build_embedder(settings), nice=settings.ingest_nice) if settings.ingest_nice else None
-            ),
+            ingest_embedder=ingest_embedder,
         )
 
     def keyword_index(self, library: str) -> KeywordIndex:
