@@ -32,7 +32,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop("NEWSBOT_CACHE_DIR", None)
 
 
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in SECRET_ENV:
