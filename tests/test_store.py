@@ -173,3 +173,45 @@ def test_libraries_save_their_index_every_sync_threshold_records_and_lose_nothin
     # The last chunks are in the log only, not in the saved index: a fresh process still finds them.
     got = json.loads(_run(_REOPEN, str(path), json.dumps(vectors[-1].tolist())))
     assert got == {"count": total, "nearest": chunks[-1].id}
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_reads_reuse_the_searchs_handle_and_follow_a_library_rebuilt_by_another_writer(tmp_path, request, where):
+    """Reads use the handle the generation check opened; when another writer drops or rebuilds
+    the library, the next reads see the new collection (a stale handle is never trusted)."""
+    if where == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        address = {"host": host, "port": port}
+    else:
+        address = {"path": tmp_path / "chroma"}
+    reader = ChromaStore.connect(**address, embedder_name="hashing-64")
+    writer = ChromaStore.connect(**address, embedder_name="hashing-64")  # e.g. `newsbot add` meanwhile
+    hashing = HashingEmbedder()
+    lib = "handles"  # its own library: the server is shared with other tests
+
+    def chunks(article: str, texts: list[str]) -> list[Chunk]:
+        source = Source(article, f"{article} title", "Example News", None, None)
+        return [Chunk(f"{article}:{i}", source, i, text, "h") for i, text in enumerate(texts)]
+
+    old = chunks("old", ["wind turbines in the north sea", "a ferry timetable"])
+    writer.add(lib, old, hashing.embed_batch([c.text for c in old]))
+    first = reader.generation(lib)
+    question = hashing.embed("wind turbines")
+    assert reader.nearest(lib, question, 1)[0][0] == "old:0"
+    assert [c.text for c in reader.get(lib, ["old:1"])[0]] == ["a ferry timetable"]
+    assert set(reader.vectors(lib, ["old:0", "old:1"])) == {"old:0", "old:1"}
+
+    new = chunks("new", ["wind turbines for the baltic", "cargo ships"])
+    writer.drop(lib)  # another writer replaces the library: the reader's handle is stale
+    writer.add(lib, new, hashing.embed_batch([c.text for c in new]))
+    assert reader.nearest(lib, question, 1)[0][0] == "new:0"  # before any generation check
+    assert reader.get(lib, ["old:1", "new:1"])[0][0].text == "cargo ships"
+    assert set(reader.vectors(lib, ["old:0", "new:0"])) == {"new:0"}
+    assert reader.generation(lib) != first
+
+    rebuilt = chunks("rebuilt", ["offshore wind turbines again"])
+    writer.rebuild(lib, iter([(rebuilt, hashing.embed_batch([c.text for c in rebuilt]))]))
+    assert reader.nearest(lib, question, 5) == [("rebuilt:0", pytest.approx(reader.nearest(lib, question, 1)[0][1]))]
+    writer.drop(lib)
+    assert reader.nearest(lib, question, 1) == [] and reader.vectors(lib, ["rebuilt:0"]) == {}
+    assert reader.get(lib, ["rebuilt:0"]) == ([], None) and reader.generation(lib) == "missing"
