@@ -100,19 +100,38 @@ class Searcher:
                 self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-question")
             return self._pool.submit(self._embedder.embed, query)
 
+    def _embed_and_find_soon(self, library: str, query: str, pool: int) -> tuple[Future, Future]:
+        """The question's vector and, right after it in the same worker, its ``pool`` nearest chunks:
+        Chroma's nearest search then overlaps the keyword searches instead of following them."""
+        nearest: Future = Future()
+
+        def find(vector: Future) -> None:  # runs in the worker that embedded the question
+            try:
+                nearest.set_result(self._store.nearest(library, _vector(vector), pool))
+            except BaseException as exc:  # an embedding failure reaches the caller through both futures
+                nearest.set_exception(exc)
+
+        pending = self._embed_soon(query)
+        pending.add_done_callback(find)
+        return pending, nearest
+
     def ranked_ids(self, library: str, query: str, params: SearchParams, qvec: QuestionVector) -> list[tuple[str, float]]:
         """Every candidate chunk id with its score, best first: re-ranked when a ranker is set.
         ``qvec`` is the question's vector, or a Future of it (awaited only when the vector is needed)."""
         return self._ranked(library, query, params, qvec)[0]
 
+    def _reranks(self, params: SearchParams) -> bool:
+        return self._ranker is not None and params.rerank
+
     def _ranked(
-        self, library: str, query: str, params: SearchParams, qvec: QuestionVector
+        self, library: str, query: str, params: SearchParams, qvec: QuestionVector, near: Future | None = None
     ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        """``ranked_ids``, and the cosine similarity of the candidates the vector search returned."""
-        if self._ranker is None or not params.rerank:
-            fused, _, nearest = self._fused(library, query, params, qvec)
+        """``ranked_ids``, and the cosine similarity of the candidates the vector search returned.
+        ``near``: the nearest chunks when already on their way (``_embed_and_find_soon``)."""
+        if not self._reranks(params):
+            fused, _, nearest = self._fused(library, query, params, qvec, near=near)
             return fused, {cid: 1.0 - distance for cid, distance in nearest}
-        fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool)
+        fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool, near=near)
         signals = self.signals(library, query, [cid for cid, _ in fused], hints, nearest, params)
         similarity = {cid: 1.0 - distance for cid, distance in nearest}
         if len(signals.chunk_ids) < 2:
@@ -173,10 +192,18 @@ class Searcher:
         return focus * params.focus_boost if len(focus) >= params.min_focus_terms else []
 
     def _fused(
-        self, library: str, query: str, params: SearchParams, qvec: QuestionVector, *, vector_pool: int = 0
+        self,
+        library: str,
+        query: str,
+        params: SearchParams,
+        qvec: QuestionVector,
+        *,
+        vector_pool: int = 0,
+        near: Future | None = None,
     ) -> tuple[list[tuple[str, float]], list[SourceHint], list[tuple[str, float]]]:
         """Reciprocal-rank fusion of the vector, keyword and per-source lists; also the hints and
-        the (id, cosine distance) of the ``max(candidates, vector_pool)`` nearest chunks."""
+        the (id, cosine distance) of the ``max(candidates, vector_pool)`` nearest chunks (``near``
+        when given: a search of at least that many, already under way)."""
         index = self._keyword_index(library)
         index.sync()
         terms = query_terms(query)
@@ -195,7 +222,12 @@ class Searcher:
             for hint in hints:
                 ids = keyword(params.hint_candidates, hint, self._focus(hint, params))
                 lists.append((params.hint_weight * params.keyword_weight, ids))
-        nearest = self._store.nearest(library, _vector(qvec), pool) if params.vector_weight else []
+        if not params.vector_weight:
+            nearest = []
+        elif near is not None:
+            nearest = near.result()
+        else:
+            nearest = self._store.nearest(library, _vector(qvec), pool)
         near_ids = [cid for cid, _ in nearest]
         if params.vector_weight:
             lists.insert(0, (params.vector_weight, near_ids[: params.candidates]))  # first, for ties as before
@@ -220,8 +252,13 @@ class Searcher:
         return [(cid, fused[cid]) for cid in order], hints, nearest
 
     def search(self, library: str, query: str, params: SearchParams = SearchParams()) -> list[Passage]:
-        pending = self._embed_soon(query)
-        ranked, similarity = self._ranked(library, query, params, pending)
+        if params.vector_weight:
+            # as many as _fused asks for (it wants vector_pool when re-ranking or with hint_vectors)
+            wide = self._reranks(params) or params.hint_vectors
+            pending, near = self._embed_and_find_soon(library, query, max(params.candidates, params.vector_pool if wide else 0))
+        else:
+            pending, near = self._embed_soon(query), None
+        ranked, similarity = self._ranked(library, query, params, pending, near)
         qvec = _vector(pending)
         gone: set[str] = set()  # chunks removed from Chroma since the search began
         while True:

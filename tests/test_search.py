@@ -1,5 +1,7 @@
 """Hybrid search on the bundled articles, in a real Chroma."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -110,6 +112,7 @@ class RecordingStore:
         self.removed = set(removed)
         self.text_reads: list[list[str]] = []
         self.vector_reads: list[list[str]] = []
+        self.nearest_calls: list[tuple[str, int]] = []  # (thread name, n)
 
     def __getattr__(self, name):
         return getattr(self._store, name)
@@ -121,6 +124,10 @@ class RecordingStore:
     def vectors(self, library, ids):
         self.vector_reads.append(list(ids))
         return self._store.vectors(library, [i for i in ids if i not in self.removed])
+
+    def nearest(self, library, embedding, n):
+        self.nearest_calls.append((threading.current_thread().name, n))
+        return self._store.nearest(library, embedding, n)
 
 
 def test_only_the_returned_passages_have_their_text_read(seeded):
@@ -162,3 +169,48 @@ def test_candidates_beyond_the_vector_pool_are_gated_on_their_stored_vectors(see
     refused = [cid for cid in read if cid not in {p.chunk_id for p in passages}]
     for c in seeded.store.get("default", refused)[0]:  # read, then refused: neither similar nor covering the question
         assert truth[c.id] < params.min_similarity and term_coverage(terms, f"{c.source.title} {c.text}") < params.min_coverage
+
+
+def test_the_nearest_search_runs_in_the_question_worker_as_wide_as_the_ranking_needs(seeded):
+    # Chroma's nearest search follows the question's embedding in its worker thread, so it
+    # overlaps the keyword searches; the ranking is the one the caller-thread path gives.
+    store = RecordingStore(seeded.store)
+    searcher = Searcher(store, seeded.embedder, seeded.keyword_index, seeded.searcher._ranker)
+    question = "Which diplomats visited Biosyngen in Guangzhou, and when?"
+    qvec = seeded.embedder.embed(question)
+    cases = [
+        (SearchParams(k=8, per_article=8, min_similarity=None), 100),  # re-ranked: the vector pool
+        (SearchParams(k=8, per_article=8, min_similarity=None, rerank=False), 50),  # the candidates
+        (SearchParams(k=8, per_article=8, min_similarity=None, vector_weight=0), None),  # no vector search
+    ]
+    for params, width in cases:
+        store.nearest_calls.clear()
+        passages = searcher.search("default", question, params)
+        if width is None:
+            assert store.nearest_calls == []
+            continue
+        assert len(store.nearest_calls) == 1
+        thread, n = store.nearest_calls[0]
+        assert thread.startswith("newsbot-question") and n == width
+        ranked = [cid for cid, _ in searcher.ranked_ids("default", question, params, qvec)]
+        assert [p.chunk_id for p in passages] == ranked[: params.k]
+
+
+def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_search(seeded):
+    from retrieval.embeddings import Embedder
+    from retrieval.errors import LLMError
+
+    class Unreachable(Embedder):
+        name = seeded.embedder.name
+
+        def embed_batch(self, texts):
+            raise LLMError("The embedding endpoint timed out.")
+
+    store = RecordingStore(seeded.store)
+    searcher = Searcher(store, Unreachable(), seeded.keyword_index, seeded.searcher._ranker)
+    try:
+        with pytest.raises(LLMError, match="timed out"):
+            searcher.search("default", "Who visited Biosyngen?")
+    finally:
+        searcher.close()
+    assert store.nearest_calls == [] and store.text_reads == []
