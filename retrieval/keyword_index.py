@@ -359,27 +359,35 @@ class KeywordIndex:
         """Share of ``terms`` (query_terms) each chunk holds all the words of, in its title or body:
         retrieval.terms.term_coverage without reading the text. Stopwords inside a term ("at" in
         "at&t") are never indexed, so they count as present; chunks the index lacks get 0."""
-        out = np.zeros(len(chunk_ids), dtype=np.float32)
         if not terms:
-            return out
-        parts = [[t for t in tokens(term) if t not in _SKIP] for term in terms]
-        stems = list(dict.fromkeys(t for part in parts for t in part))
+            return np.zeros(len(chunk_ids), dtype=np.float32)
+        stems = list(dict.fromkeys(t for term in terms for t in tokens(term) if t not in _SKIP))
         with self._lock:
             self._refresh()
             slots = self._slots(chunk_ids)
             ids = [self._term_id(t, create=False) for t in stems]
             present = self._bm25.contains([-1 if i is None else i for i in ids], slots)
-        column = {stem: i for i, stem in enumerate(stems)}
-        for part in parts:
-            out += present[:, [column[t] for t in part]].all(axis=1)
+        out = share_of_terms(present, stems, terms)
         out[slots < 0] = 0.0
-        return out / len(terms)
+        return out
 
     def articles(self, chunk_ids: Sequence[str]) -> list[str | None]:
         """The article each chunk belongs to (None for a chunk the index does not hold)."""
         with self._lock:
             self._refresh()
             return [(self._by_chunk.get(cid) or (None,))[0] for cid in chunk_ids]
+
+
+def share_of_terms(present: np.ndarray, stems: Sequence[str], terms: Sequence[str]) -> np.ndarray:
+    """Share of ``terms`` (query_terms) each row holds all the searchable words of, from a (rows,
+    stems) presence matrix; a term made only of stopwords counts as held (it is never indexed)."""
+    out = np.zeros(present.shape[0], dtype=np.float32)
+    if not terms:
+        return out
+    column = {stem: i for i, stem in enumerate(stems)}
+    for term in terms:
+        out += present[:, [column[t] for t in tokens(term) if t not in _SKIP]].all(axis=1)
+    return out / len(terms)
 
 
 def _use_wal(db: sqlite3.Connection, timeout: float = 30.0) -> None:

@@ -39,6 +39,9 @@ class CandidateSignals:
     source_bm25: np.ndarray
     clause_bm25: np.ndarray
     coverage: np.ndarray
+    # Not a feature: the relevance gate's word coverage (keyword_index.share_of_terms), so the
+    # search need not compute it again. None when not computed.
+    term_share: np.ndarray | None = None
 
 
 def feature_matrix(signals: CandidateSignals) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.embeddings import Embedder
-from retrieval.keyword_index import KeywordIndex
+from retrieval.keyword_index import KeywordIndex, share_of_terms
 from retrieval.models import Passage
 from retrieval.query_hints import SourceHint, clauses, source_hints
 from retrieval.rank_features import CandidateSignals, feature_matrix
@@ -125,20 +125,22 @@ class Searcher:
 
     def _ranked(
         self, library: str, query: str, params: SearchParams, qvec: QuestionVector, near: Future | None = None
-    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        """``ranked_ids``, and the cosine similarity of the candidates the vector search returned.
+    ) -> tuple[list[tuple[str, float]], dict[str, float], np.ndarray | None]:
+        """``ranked_ids``, the cosine similarity of the candidates the vector search returned, and
+        the gate's word coverage of the ranked candidates when re-ranking computed it (else None).
         ``near``: the nearest chunks when already on their way (``_embed_and_find_soon``)."""
         if not self._reranks(params):
             fused, _, nearest = self._fused(library, query, params, qvec, near=near)
-            return fused, {cid: 1.0 - distance for cid, distance in nearest}
+            return fused, {cid: 1.0 - distance for cid, distance in nearest}, None
         fused, hints, nearest = self._fused(library, query, params, qvec, vector_pool=params.vector_pool, near=near)
         signals = self.signals(library, query, [cid for cid, _ in fused], hints, nearest, params)
         similarity = {cid: 1.0 - distance for cid, distance in nearest}
         if len(signals.chunk_ids) < 2:
-            return fused, similarity
+            return fused, similarity, signals.term_share
         scores = self._ranker.predict(feature_matrix(signals))
         order = np.argsort(-scores, kind="stable")  # ties keep the fused order
-        return [(signals.chunk_ids[i], float(scores[i])) for i in order], similarity
+        share = None if signals.term_share is None else signals.term_share[order]
+        return [(signals.chunk_ids[i], float(scores[i])) for i in order], similarity, share
 
     def candidates(self, library: str, query: str, params: SearchParams, qvec: QuestionVector) -> CandidateSignals:
         """The fused candidates (in fused order) with what the ranker is told about each."""
@@ -174,15 +176,20 @@ class Searcher:
             score = gains[:, cols].sum(axis=1)
             if score.max(initial=0.0) > 0:
                 clause = np.maximum(clause, score / score.max())
-        coverage = (gains > 0).sum(axis=1) / max(1, len(stems))
+        present = gains > 0  # BM25's idf is always positive, so a gain means the stem is there
+        coverage = present.sum(axis=1) / max(1, len(stems))
+        articles = index.articles(ids)
+        share = share_of_terms(present, stems, terms)
+        share[[i for i, a in enumerate(articles) if a is None]] = 0.0  # not in the index yet
         return CandidateSignals(
             chunk_ids=ids,
-            articles=index.articles(ids),
+            articles=articles,
             bm25=index.relative_scores(ids, terms, **options),
             vector=np.array([similarity.get(cid, floor) for cid in ids], dtype=np.float32),
             source_bm25=source,
             clause_bm25=clause,
             coverage=coverage.astype(np.float32),
+            term_share=share,
         )
 
     @staticmethod
@@ -258,11 +265,11 @@ class Searcher:
             pending, near = self._embed_and_find_soon(library, query, max(params.candidates, params.vector_pool if wide else 0))
         else:
             pending, near = self._embed_soon(query), None
-        ranked, similarity = self._ranked(library, query, params, pending, near)
+        ranked, similarity, coverage = self._ranked(library, query, params, pending, near)
         qvec = _vector(pending)
         gone: set[str] = set()  # chunks removed from Chroma since the search began
         while True:
-            chosen = self._choose(library, query, ranked, similarity, qvec, params, gone)
+            chosen = self._choose(library, query, ranked, similarity, qvec, params, gone, coverage)
             unknown = any(cid not in similarity for cid, _ in chosen)
             chunks, vectors = self._store.get(library, [cid for cid, _ in chosen], with_embeddings=unknown)
             found = {c.id: c for c in chunks}
@@ -285,14 +292,15 @@ class Searcher:
         qvec: np.ndarray,
         params: SearchParams,
         gone: set[str],
+        coverage: np.ndarray | None = None,
     ) -> list[tuple[str, float]]:
         """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
         article: decided from the keyword index (articles, word coverage) and the vectors, so only
-        the passages returned have their text read from Chroma (~5 ms a read at 100k chunks)."""
+        the passages returned have their text read from Chroma (~5 ms a read at 100k chunks).
+        ``coverage``: the candidates' word coverage if known (else computed when first needed)."""
         index = self._keyword_index(library)
         ids = [cid for cid, _ in ranked]
         articles = index.articles(ids)
-        coverage: np.ndarray | None = None  # computed when a candidate first needs it
         per_article: dict[str, int] = {}
         out: list[tuple[str, float]] = []
         for i, (cid, score) in enumerate(ranked):

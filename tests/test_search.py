@@ -214,3 +214,25 @@ def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_sear
     finally:
         searcher.close()
     assert store.nearest_calls == [] and store.text_reads == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which diplomats visited Biosyngen in Guangzhou, and when?",
+        "Did GeneOnline report the AT&T-style deal before the Series B of Fernquill Payments?",
+        "What is the capital of Peru?",
+    ],
+)
+def test_the_gates_word_coverage_comes_with_the_rankers_signals(seeded, question):
+    # The re-ranking path hands the gate the coverage it computed from the per-stem BM25 matrix:
+    # the same figure the keyword index computes on its own (and term_coverage from the text).
+    params = SearchParams()
+    signals = seeded.searcher.candidates("default", question, params, seeded.embedder.embed(question))
+    index = seeded.keyword_index("default")
+    assert signals.term_share is not None and len(signals.term_share) == len(signals.chunk_ids) > 0
+    np.testing.assert_allclose(signals.term_share, index.coverage(signals.chunk_ids, query_terms(question)), atol=1e-6)
+    chunks = {c.id: c for c in seeded.store.get("default", list(signals.chunk_ids))[0]}
+    for cid, share in zip(signals.chunk_ids, signals.term_share):
+        c = chunks[cid]
+        assert share == pytest.approx(term_coverage(query_terms(question), f"{c.source.title} {c.text}"), abs=1e-6)
