@@ -347,7 +347,7 @@ class KeywordIndex:
     ) -> tuple[np.ndarray, list[str]]:
         """Each distinct searchable stem of ``words``'s share of each chunk's BM25 score: a
         (chunks, stems) matrix (0 where the chunk lacks the stem), and the stems."""
-        stems = list(dict.fromkeys(t for w in words for t in tokens(w) if t not in _SKIP))
+        stems = searchable_stems(words)
         with self._lock:
             self._refresh()
             ids = [self._term_id(t, create=False) for t in stems]
@@ -361,7 +361,7 @@ class KeywordIndex:
         "at&t") are never indexed, so they count as present; chunks the index lacks get 0."""
         if not terms:
             return np.zeros(len(chunk_ids), dtype=np.float32)
-        stems = list(dict.fromkeys(t for term in terms for t in tokens(term) if t not in _SKIP))
+        stems = searchable_stems(terms)
         with self._lock:
             self._refresh()
             slots = self._slots(chunk_ids)
@@ -376,6 +376,11 @@ class KeywordIndex:
         with self._lock:
             self._refresh()
             return [(self._by_chunk.get(cid) or (None,))[0] for cid in chunk_ids]
+
+
+def searchable_stems(words: Sequence[str]) -> list[str]:
+    """The distinct indexed stems of ``words``, in order (stopwords are never indexed)."""
+    return list(dict.fromkeys(t for w in words for t in tokens(w) if t not in _SKIP))
 
 
 def share_of_terms(present: np.ndarray, stems: Sequence[str], terms: Sequence[str]) -> np.ndarray:

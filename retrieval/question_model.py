@@ -70,7 +70,7 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
     except ImportError as exc:
         raise ConfigError(
             f"Cannot build the int8 question model: {exc}.",
-            hint="Install the `onnx` package (pip install onnx) or set NEWSBOT_QUESTION_MODEL=exact.",
+            hint="Reinstall newsbot (its dependencies include onnx and sympy) or set NEWSBOT_QUESTION_MODEL=exact.",
         ) from exc
     config = json.loads((Path(source) / "config.json").read_text())
     quiet = _DropQuantizerChatter()

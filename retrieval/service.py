@@ -44,8 +44,13 @@ def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
     from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
     from retrieval.question_model import Int8Copy
 
-    derive = Int8Copy(settings.cache_dir) if questions and settings.question_model == "int8" else None
+    derive = Int8Copy(settings.cache_dir) if questions and _int8_questions(settings) else None
     return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
+
+
+def _int8_questions(settings: Settings) -> bool:
+    """Whether questions go through the default model's int8 copy (retrieval.question_model)."""
+    return settings.embedder == "default" and settings.question_model == "int8"
 
 
 RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
@@ -112,7 +117,7 @@ class NewsService:
         # ingest in its own low-priority thread (see background_embedder), unless ingest_nice is 0
         # and questions use the exact model too.
         ingest_embedder = None
-        if settings.ingest_nice or (settings.embedder == "default" and settings.question_model == "int8"):
+        if settings.ingest_nice or _int8_questions(settings):
             ingest_embedder = build_embedder(settings)
         if settings.ingest_nice:
             ingest_embedder = LowPriorityEmbedder(ingest_embedder, nice=settings.ingest_nice)

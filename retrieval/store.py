@@ -196,13 +196,17 @@ class ChromaStore:
                 return None
             raise StoreError(f"Chroma refused to open library '{library}' ({type(exc).__name__}: {exc}).") from None
         _tune(col)
-        built_with = (col.metadata or {}).get(_EMBEDDER_KEY)
-        if check and built_with and built_with != self.embedder_name:
+        if check and not self._ours(col):
+            built_with = (col.metadata or {}).get(_EMBEDDER_KEY)
             raise EmbedderMismatchError(
                 f"Library '{library}' was built with the '{built_with}' embedder, but '{self.embedder_name}' is configured.",
                 hint=f"Run `newsbot reindex --library {library}` to rebuild it, or set NEWSBOT_EMBEDDER back.",
             )
         return col
+
+    def _ours(self, col) -> bool:
+        """Whether the configured embedder may read ``col``'s vectors (it built them, or none is recorded)."""
+        return (col.metadata or {}).get(_EMBEDDER_KEY) in (None, "", self.embedder_name)
 
     def libraries(self) -> list[str]:
         names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
@@ -217,7 +221,7 @@ class ChromaStore:
         if col is None:
             self._readers.pop(library, None)
             return "missing"
-        if (col.metadata or {}).get(_EMBEDDER_KEY) in (None, self.embedder_name):
+        if self._ours(col):
             self._readers[library] = col  # fresh: the handle the reads of this search use
         else:
             self._readers.pop(library, None)  # reads open their own and raise the mismatch
