@@ -73,8 +73,10 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
             hint="Reinstall newsbot (its dependencies include onnx and sympy) or set NEWSBOT_QUESTION_MODEL=exact.",
         ) from exc
     config = json.loads((Path(source) / "config.json").read_text())
-    quiet = _DropQuantizerChatter()
-    logging.getLogger().addFilter(quiet)
+    quiet = _DropOnnxruntimeChatter()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
         fused = optimizer.optimize_model(
             str(Path(source) / "model.onnx"),
@@ -98,15 +100,17 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
             hint="Set NEWSBOT_QUESTION_MODEL=exact to embed questions with the exact model.",
         ) from exc
     finally:
-        logging.getLogger().removeFilter(quiet)
+        for handler in handlers:
+            handler.removeFilter(quiet)
     for name in REQUIRED_FILES:
         if name != "model.onnx":
             shutil.copyfile(Path(source) / name, out / name)
 
 
-class _DropQuantizerChatter(logging.Filter):
+class _DropOnnxruntimeChatter(logging.Filter):
     """onnxruntime's quantiser logs its progress and advice through the root logger (a hundred
-    lines per build); they tell the user nothing. Installed on the root logger during a build."""
+    lines per build) and its optimiser each fusion through loggers of its own; they tell the user
+    nothing. Installed on the root logger's handlers during a build, which see both kinds."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "onnxruntime" not in record.pathname
