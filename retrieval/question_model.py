@@ -74,7 +74,13 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
         ) from exc
     config = json.loads((Path(source) / "config.json").read_text())
     quiet = _DropOnnxruntimeChatter()
-    handlers = list(logging.getLogger().handlers)
+    root = logging.getLogger()
+    # Without a handler, the quantiser's logging.warning() would install one printing to stderr
+    # (logging.basicConfig): a placeholder stands in during the build.
+    placeholder = None if root.handlers else logging.NullHandler()
+    if placeholder is not None:
+        root.addHandler(placeholder)
+    handlers = list(root.handlers)
     for handler in handlers:
         handler.addFilter(quiet)
     try:
@@ -102,6 +108,8 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+        if placeholder is not None:
+            root.removeHandler(placeholder)
     for name in REQUIRED_FILES:
         if name != "model.onnx":
             shutil.copyfile(Path(source) / name, out / name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +124,24 @@ def test_the_copy_is_built_once_and_rebuilt_quietly_when_incomplete(int8, model_
     assert [r.getMessage() for r in caplog.records if "onnxruntime" in r.pathname] == []
     assert sorted(p.name for p in folder.iterdir()) == sorted(REQUIRED_FILES)
     assert [p.name for p in cache.iterdir()] == [folder.name]  # no temporary folders left behind
+
+
+def test_a_build_in_a_process_without_logging_set_up_prints_nothing(tmp_path, model_dir):
+    # As `newsbot ask` on a new machine: the quantiser's logging.warning() would otherwise install a
+    # stderr handler (logging.basicConfig) and print its advice to the user.
+    script = (
+        "import logging, sys; from pathlib import Path; from retrieval.question_model import Int8Copy; "
+        "folder = Int8Copy(Path(sys.argv[1]))(Path(sys.argv[2])); "
+        "print(folder.name, len(logging.getLogger().handlers))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cache"), str(model_dir)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    name, handlers = done.stdout.split()
+    assert name.startswith("all-MiniLM-L6-v2-int8-") and handlers == "0"  # no handler left behind
 
 
 def test_a_model_that_cannot_be_converted_raises_a_config_error_and_leaves_nothing(tmp_path, model_dir):
