@@ -19,6 +19,8 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
@@ -73,6 +75,37 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
             hint="Reinstall newsbot (its dependencies include onnx and sympy) or set NEWSBOT_QUESTION_MODEL=exact.",
         ) from exc
     config = json.loads((Path(source) / "config.json").read_text())
+    try:
+        with _quiet_onnxruntime():
+            fused = optimizer.optimize_model(
+                str(Path(source) / "model.onnx"),
+                model_type="bert",
+                num_heads=int(config["num_attention_heads"]),
+                hidden_size=int(config["hidden_size"]),
+                opt_level=0,  # the transformer fusions only; onnxruntime applies its own at load time
+            )
+            fused.save_model_to_file(str(scratch / "fused.onnx"))  # declares the fused nodes' domain
+            quantize_dynamic(
+                scratch / "fused.onnx",
+                out / "model.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # the fused nodes' outputs are in Microsoft's domain, which shape inference cannot type
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+    except Exception as exc:  # onnx/onnxruntime raise their own types for graphs they cannot handle
+        raise ConfigError(
+            f"Cannot build the int8 question model from {source}: {type(exc).__name__}: {str(exc)[:200]}",
+            hint="Set NEWSBOT_QUESTION_MODEL=exact to embed questions with the exact model.",
+        ) from exc
+    for name in REQUIRED_FILES:
+        if name != "model.onnx":
+            shutil.copyfile(Path(source) / name, out / name)
+
+
+@contextmanager
+def _quiet_onnxruntime() -> Iterator[None]:
+    """Drop onnxruntime's log records while building (see _DropOnnxruntimeChatter)."""
     quiet = _DropOnnxruntimeChatter()
     root = logging.getLogger()
     # Without a handler, the quantiser's logging.warning() would install one printing to stderr
@@ -84,35 +117,12 @@ def _build(source: Path, out: Path, *, scratch: Path) -> None:
     for handler in handlers:
         handler.addFilter(quiet)
     try:
-        fused = optimizer.optimize_model(
-            str(Path(source) / "model.onnx"),
-            model_type="bert",
-            num_heads=int(config["num_attention_heads"]),
-            hidden_size=int(config["hidden_size"]),
-            opt_level=0,  # the transformer fusions only; onnxruntime applies its own at load time
-        )
-        fused.save_model_to_file(str(scratch / "fused.onnx"))  # declares the fused nodes' domain
-        quantize_dynamic(
-            scratch / "fused.onnx",
-            out / "model.onnx",
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            # the fused nodes' outputs are in Microsoft's domain, which shape inference cannot type
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    except Exception as exc:  # onnx/onnxruntime raise their own types for graphs they cannot handle
-        raise ConfigError(
-            f"Cannot build the int8 question model from {source}: {type(exc).__name__}: {str(exc)[:200]}",
-            hint="Set NEWSBOT_QUESTION_MODEL=exact to embed questions with the exact model.",
-        ) from exc
+        yield
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
         if placeholder is not None:
             root.removeHandler(placeholder)
-    for name in REQUIRED_FILES:
-        if name != "model.onnx":
-            shutil.copyfile(Path(source) / name, out / name)
 
 
 class _DropOnnxruntimeChatter(logging.Filter):
