@@ -228,9 +228,10 @@ class ChromaStore:
         return str((col.metadata or {}).get(_GENERATION_KEY, "0"))
 
     def _read(self, library: str, read: Callable[[Any], T], default: T, *, check: bool = True) -> T:
-        """``read(collection)``, on the cached handle when there is one; ``default`` when the
-        library does not exist."""
-        cached = self._readers.get(library) if check else None
+        """``read(collection)``, on the cached handle when there is one (only handles the configured
+        embedder may read are cached); ``default`` when the library does not exist. ``check``: fail
+        on a library built by another embedder (reads of text alone need not)."""
+        cached = self._readers.get(library)
         if cached is not None:
             try:
                 return read(cached)
@@ -239,7 +240,7 @@ class ChromaStore:
         col = self._collection(library, create=False, check=check)
         if col is None:
             return default
-        if check:
+        if self._ours(col):
             self._readers[library] = col
         return read(col)
 
@@ -339,7 +340,7 @@ class ChromaStore:
             return chunks, (np.asarray(got["embeddings"], dtype=np.float32) if with_embeddings else None)
 
         # the text is readable whatever built the vectors: the embedder is checked only for them
-        return self._read(library, read, none, check=with_embeddings or library in self._readers)
+        return self._read(library, read, none, check=with_embeddings)
 
     def vectors(self, library: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of those of ``ids`` that exist (no text: a third of the cost of ``get``)."""
