@@ -127,6 +127,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             llm_disabled=llm is None,
             rate_limit_questions=10**6,  # the asker is never limited
             stream_edit_interval=1.0,  # the product's default
+            worker_nice=args.worker_nice,
         )
         chat = OpenAIChatModel.from_settings(settings) if llm else None
         ingest_embedder = None  # as NewsService.from_settings: a second model, niced, for articles
@@ -142,7 +143,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         fake = await stack.enter_async_context(FakeDiscord())
         await add_guilds(fake)
         bot = build_bot(settings, service, votes, guild_ready_timeout=0.05)
-        await stack.enter_async_context(fake.run_bot(bot))
+        await stack.enter_async_context(fake.run_bot(bot, ready_timeout=120))
         if args.no_freeze:  # undo what setup_hook froze, to measure what freezing buys
             gc.unfreeze()
 
@@ -197,6 +198,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         "chroma": "embedded in the bot's process" if args.embedded else "child `chroma run` (newsbot run's default)",
         "embed_threads": args.embed_threads or "onnxruntime default",
         "ingest_nice": args.ingest_nice,
+        "worker_nice": args.worker_nice,
         "fake_history": "kept" if args.keep_fake_history else "dropped once each ask is answered",
         "files": len(files),
         "file_mb": [round(len(f) / 1e6, 2) for f in files],
@@ -242,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         "--ingest-nice", type=int, default=None, help="nice value added for article embedding (default: the setting's)"
     )
     parser.add_argument(
+        "--worker-nice", type=int, default=None, help="nice value added for the bot's worker threads (default: the setting's)"
+    )
+    parser.add_argument(
         "--stalls", type=Path, default=None, help="write each event-loop stall over the target (stacks, CPU) here"
     )
     parser.add_argument("--no-freeze", action="store_true", help="unfreeze the heap the bot froze at start-up")
@@ -256,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     args.cache_dir = defaults.cache_dir
     if args.ingest_nice is None:
         args.ingest_nice = defaults.ingest_nice
+    if args.worker_nice is None:
+        args.worker_nice = defaults.worker_nice
     limit = defaults.max_article_bytes
     files = corpus_files(args.corpus, args.articles, min(args.file_bytes or limit, limit))
     questions = [q["query"] for q in json.loads(args.queries.read_bytes())]
@@ -271,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ingest: {r['articles_ingested']} articles -> {r['chunks_ingested']} chunks in {r['ingest_s']} s "
           f"({r['files']} /add file(s), MB {r['file_mb']}; library seeded with {r['seed_articles']}); "
           f"{r['cpus']} CPUs, LLM {r['llm']}, Chroma {r['chroma']}, embedding threads {r['embed_threads']}, "
-          f"article embedding nice +{r['ingest_nice']}")
+          f"article embedding nice +{r['ingest_nice']}, worker threads nice +{r['worker_nice']}")
     print(f"/ask during the ingest: {r['asks']} asks ({r['ask_ticks_skipped']} ticks skipped, answers pending)")
     print(f"  defer        p50 {r['defer_p50_ms']} ms, p95 {r['defer_p95_ms']} ms, max {r['defer_max_ms']} ms "
           f"(from the click; after the fake sent it: p50 {r['defer_after_send_p50_ms']} ms, "
