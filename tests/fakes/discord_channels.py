@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .discord_limits import message_errors
 from .discord_models import FakeChannel, iso_now, new_snowflake
 from .discord_records import MessageEdit, RecordedFile, SentPayload, StoredMessage
-from .discord_rest import Call, Router, error, json_response, no_content
+from .discord_rest import Call, Router, error, invalid_form_body, json_response, no_content
 
 if TYPE_CHECKING:
     from .discord_server import FakeDiscord
@@ -116,6 +117,8 @@ def add_channel_routes(router: Router, fake: FakeDiscord) -> None:
         channel = channel_of(call)
         if channel is None:
             return error(404, "Unknown Channel", 10003)
+        if (errors := message_errors(call.json)) is not None:
+            return invalid_form_body(errors)
         if (denied := forbidden(channel)) is not None:
             return denied
         msg = await create_bot_message(fake, channel.id, call.json or {}, call.files, route="channel")
@@ -141,6 +144,8 @@ def add_channel_routes(router: Router, fake: FakeDiscord) -> None:
         msg = message_of(call)
         if msg is None:
             return error(404, "Unknown Message", 10008)
+        if (errors := message_errors(call.json)) is not None:
+            return invalid_form_body(errors)
         if msg.author.id != fake.bot_user.id:
             return error(403, "Cannot edit a message authored by another user", 50005)
         await edit_message(fake, msg, call.json or {}, call.files, route="channel")

@@ -104,6 +104,7 @@ class ControlsMixin:
     async def _deliver(self: FakeDiscord, rec: InteractionRecord) -> InteractionRecord:
         self.interactions[rec.id] = rec
         self.interactions_by_token[rec.token] = rec
+        rec.time = time.monotonic()  # the acknowledgement deadline runs from the dispatch
         if not await self.gateway.dispatch("INTERACTION_CREATE", rec.payload, rec.guild_id):
             del self.interactions[rec.id], self.interactions_by_token[rec.token]
             raise RuntimeError("no connected bot received the interaction")
@@ -189,8 +190,13 @@ class ControlsMixin:
     # ---- waiting ---------------------------------------------------------------------
     async def wait_for(self: FakeDiscord, predicate: Callable[[], Any], timeout: float = 5.0, *,
                        interval: float = 0.005, message: str | None = None) -> Any:
-        """Poll ``predicate()`` (may be async) until truthy; return its value or raise TimeoutError."""
+        """Poll ``predicate()`` (may be async) until truthy; return its value or raise TimeoutError.
+
+        The TimeoutError lists the requests the fake rejected while waiting (a late or second
+        acknowledgement, a message over the limits, ...): they are the usual reason why what
+        the test waits for never came."""
         deadline = time.monotonic() + timeout
+        seen = len(self.rejections)
         while True:
             value = predicate()
             if inspect.isawaitable(value):
@@ -198,5 +204,9 @@ class ControlsMixin:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(message or f"wait_for: condition still false after {timeout}s")
+                text = message or f"wait_for: condition still false after {timeout}s"
+                rejected = self.rejections[seen:]
+                if rejected:
+                    text += "; rejected meanwhile: " + "; ".join(str(r) for r in rejected)
+                raise TimeoutError(text)
             await asyncio.sleep(interval)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .discord_channels import create_bot_message, delete_message, edit_message
+from .discord_limits import message_errors
 from .discord_models import new_snowflake
 from .discord_records import InteractionRecord, InteractionResponseRecord, StoredMessage
-from .discord_rest import Call, Router, error, json_response, no_content
+from .discord_rest import Call, Router, error, invalid_form_body, json_response, no_content
 
 if TYPE_CHECKING:
     from .discord_server import FakeDiscord
@@ -132,10 +133,16 @@ def add_interaction_routes(router: Router, fake: FakeDiscord) -> None:
         rec = fake.interactions.get(int(call.params["iid"]))
         if rec is None or rec.token != call.params["token"]:
             return error(404, "Unknown interaction", 10062)
-        if any(r.kind == "callback" for r in rec.responses):
-            return error(400, "Interaction has already been acknowledged.", 40060)
+        call.interaction = rec
         body = call.json or {}
         ctype, data = int(body.get("type", 0)), body.get("data") or {}
+        if ctype in (4, 7) and (errors := message_errors(data)) is not None:
+            return invalid_form_body({"data": errors})
+        if rec.acknowledged:
+            return error(400, "Interaction has already been acknowledged.", 40060)
+        if fake.ack_deadline is not None and call.request.time - rec.time > fake.ack_deadline:
+            return error(404, "Unknown interaction", 10062)  # Discord has invalidated it
+        rec.acknowledged = True  # before any await: a concurrent second callback gets 40060
         info: dict[str, Any] = {"id": str(rec.id), "type": rec.type}
         result: dict[str, Any] = {"interaction": info}
         msg: StoredMessage | None = None
@@ -157,11 +164,19 @@ def add_interaction_routes(router: Router, fake: FakeDiscord) -> None:
                 result["resource"] = {"type": ctype, "message": msg.payload()}
         return json_response(result)
 
-    def interaction_of(call: Call) -> InteractionRecord | None:
-        if int(call.params["app_id"]) != fake.application_id:
-            return None
+    def interaction_of(call: Call) -> InteractionRecord | web.Response:
+        """The interaction whose token the webhook route names, or Discord's refusal: an
+        unacknowledged token (none yet, or invalidated at the deadline) is an unknown webhook;
+        an acknowledged one expires ``token_lifetime`` after the interaction was created."""
         rec = fake.interactions_by_token.get(call.params["token"])
-        return rec if rec and any(r.kind == "callback" for r in rec.responses) else None
+        if int(call.params["app_id"]) != fake.application_id or rec is None:
+            return error(404, "Unknown Webhook", 10015)
+        call.interaction = rec
+        if not rec.acknowledged:
+            return error(404, "Unknown Webhook", 10015)
+        if fake.token_lifetime is not None and call.request.time - rec.time > fake.token_lifetime:
+            return error(401, "Invalid Webhook Token", 50027)
+        return rec
 
     def target(call: Call, rec: InteractionRecord) -> StoredMessage | None:
         mid = call.params["message_id"]
@@ -172,9 +187,11 @@ def add_interaction_routes(router: Router, fake: FakeDiscord) -> None:
 
     async def followup(call: Call) -> web.Response:
         rec = interaction_of(call)
-        if rec is None:
-            return error(404, "Unknown Webhook", 10015)
+        if isinstance(rec, web.Response):
+            return rec
         payload = call.json or {}
+        if (errors := message_errors(payload)) is not None:
+            return invalid_form_body(errors)
         original = fake.find_message(rec.original_message_id) if rec.original_message_id else None
         if original is not None and not original.deleted and original.flags & LOADING:  # first follow-up fills a thinking defer
             msg = await edit_message(fake, original, payload | {"flags": original.flags & EPHEMERAL},
@@ -189,13 +206,15 @@ def add_interaction_routes(router: Router, fake: FakeDiscord) -> None:
 
     async def webhook_message(call: Call) -> web.Response:
         rec = interaction_of(call)
-        if rec is None:
-            return error(404, "Unknown Webhook", 10015)
+        if isinstance(rec, web.Response):
+            return rec
         msg = target(call, rec)
         suffix = "original" if call.params["message_id"] == "@original" else "followup"
         method = call.request.method
         if msg is None:
             return error(404, "Unknown Message", 10008)
+        if method == "PATCH" and (errors := message_errors(call.json)) is not None:
+            return invalid_form_body(errors)
         if method == "GET":
             log(rec, f"get_{suffix}", None, message_id=msg.id)
             return json_response(msg.payload())

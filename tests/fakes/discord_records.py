@@ -1,5 +1,5 @@
 """Records the fake Discord server keeps for tests to assert on: requests,
-stored messages with their edits, sent payloads and interactions. See
+rejections, stored messages with their edits, sent payloads and interactions. See
 ``discord_server`` for the API.
 """
 
@@ -31,6 +31,29 @@ class RecordedRequest:
     files: list[RecordedFile]
     time: float
     status: int = 0
+
+
+@dataclass
+class Rejection:
+    """A request the fake refused as Discord would (a rule it enforces, e.g. the 3 s
+    acknowledgement deadline, a second acknowledgement, the 2,000-character limit, missing
+    permissions or an unknown id). Injected faults and unknown routes are not rejections."""
+
+    request: RecordedRequest
+    status: int
+    code: int
+    message: str
+    errors: dict[str, Any] | None = None
+    interaction_id: int | None = None
+
+    @property
+    def time(self) -> float:
+        return self.request.time
+
+    def __str__(self) -> str:
+        detail = f" {self.errors}" if self.errors else ""
+        return (f"{self.request.method} {self.request.path} -> {self.status} "
+                f"(code {self.code}: {self.message}){detail}")
 
 
 @dataclass
@@ -129,6 +152,9 @@ class InteractionResponseRecord:
 
 @dataclass
 class InteractionRecord:
+    """An interaction the fake sent; ``time`` is when INTERACTION_CREATE was dispatched (the
+    start of the acknowledgement deadline and of the token's lifetime)."""
+
     id: int
     token: str
     type: int
@@ -141,3 +167,7 @@ class InteractionRecord:
     time: float
     responses: list[InteractionResponseRecord] = field(default_factory=list)
     original_message_id: int | None = None
+    #: set when an initial response (callback) is accepted, before the response is stored
+    acknowledged: bool = False
+    #: this interaction's requests the fake refused (late or second callback, too long, ...)
+    rejections: list[Rejection] = field(default_factory=list)

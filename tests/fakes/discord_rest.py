@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .discord_models import new_snowflake
-from .discord_records import RecordedFile, RecordedRequest
+from .discord_records import RecordedFile, RecordedRequest, Rejection
 
 if TYPE_CHECKING:
+    from .discord_records import InteractionRecord
     from .discord_server import FakeDiscord
 
 API_PREFIX = "/api/v10"
@@ -31,8 +32,16 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
                         headers=headers)
 
 
-def error(status: int, message: str, code: int = 0) -> web.Response:
-    return json_response({"message": message, "code": code}, status=status)
+def error(status: int, message: str, code: int = 0, errors: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message, "code": code}
+    if errors:
+        body["errors"] = errors
+    return json_response(body, status=status)
+
+
+def invalid_form_body(errors: dict[str, Any]) -> web.Response:
+    """Discord's answer to a payload that fails validation (e.g. content over 2,000 characters)."""
+    return error(400, "Invalid Form Body", 50035, errors)
 
 
 def no_content() -> web.Response:
@@ -46,6 +55,8 @@ class Call:
     request: RecordedRequest
     params: dict[str, str]
     headers: Any
+    #: set by interaction/webhook handlers so that a refusal is also kept on the interaction
+    interaction: InteractionRecord | None = None
 
     @property
     def json(self) -> Any:
@@ -103,9 +114,23 @@ class Router:
         for method, pattern, handler in self._routes:
             match = pattern.match(rec.path)
             if match and method == rec.method:
-                return await handler(Call(rec, match.groupdict(), request.headers))
+                call = Call(rec, match.groupdict(), request.headers)
+                response = await handler(call)
+                if response.status >= 400:
+                    self._reject(call, response)
+                return response
         self._fake.unknown_requests.append(rec)
         return error(404, "404: Not Found")
+
+    def _reject(self, call: Call, response: web.Response) -> None:
+        """Keep a route's error answer in ``fake.rejections`` (and on its interaction)."""
+        body = json.loads(response.body) if isinstance(response.body, bytes) else {}
+        rec = call.interaction
+        rejection = Rejection(call.request, response.status, int(body.get("code", 0)), body.get("message", ""),
+                              body.get("errors"), rec.id if rec else None)
+        self._fake.rejections.append(rejection)
+        if rec is not None:
+            rec.rejections.append(rejection)
 
 
 async def _record(request: web.Request, path: str) -> RecordedRequest:

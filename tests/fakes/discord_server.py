@@ -32,12 +32,16 @@ Controls (all async): ``add_guild``, ``dispatch(event, data)``, ``send_slash_com
 (options typed from the command the bot registered; ``attachments={option: (filename,
 bytes, content_type)}``, served at ``/attachments/...`` so ``Attachment.read()`` works),
 ``send_component_click``, ``send_message`` (guild or DM, mentions, replies),
-``wait_for(predicate)``, ``rate_limit_next`` (429 with ``Via`` + ``retry_after``, then
-success), ``fail_next`` (any status/code).
+``wait_for(predicate)`` (its TimeoutError names the rejections made while waiting),
+``rate_limit_next`` (429 with ``Via`` + ``retry_after``, then success), ``fail_next`` (any
+status/code).
 
 Records: ``requests`` (every REST call, ``RecordedRequest``; ``status`` = what the fake
 answered; paths here and in ``rate_limit_next``/``fail_next``/``requests_matching`` regexes
-have no ``/api/v10`` prefix), ``unknown_requests`` (routes the fake lacks, answered 404), ``messages`` per
+have no ``/api/v10`` prefix), ``unknown_requests`` (routes the fake lacks, answered 404),
+``rejections`` (``Rejection``: request, status, code, message, errors, interaction_id; every
+error a route answered because the bot broke a Discord rule, see below; not injected faults;
+an interaction's own are also in ``InteractionRecord.rejections``), ``messages`` per
 channel (``StoredMessage`` with ``edits``, ``allowed_mentions`` as sent, ``deleted``),
 ``interactions`` (``InteractionRecord.responses``: callback type 4/5/6/7/9, @original
 get/edit/delete, follow-ups; each with ``time.monotonic()``), ``commands`` (synced,
@@ -49,8 +53,23 @@ Discord behaviour modelled: the bot's non-ephemeral messages are echoed as MESSA
 UPDATE/DELETE; message events honour the GUILD_MESSAGES/DIRECT_MESSAGES intents and, without
 MESSAGE_CONTENT, arrive with empty content unless the bot is mentioned, it is a DM, or the
 bot wrote it; a thinking defer (callback 5) is a loading message that the first follow-up
-or @original edit fills; a second callback gets 400/40060; posting to a guild channel
-needs VIEW_CHANNEL + SEND_MESSAGES from the bot's roles (else 403/50013).
+or @original edit fills; posting to a guild channel needs VIEW_CHANNEL + SEND_MESSAGES from
+the bot's roles (else 403/50013).
+
+Discord's rules enforced (a refused request changes nothing and is kept in ``rejections``):
+
+* The initial response (``POST /interactions/{id}/{token}/callback``, any type) must come
+  within ``ack_deadline`` (default 3.0 s, ``None`` = no deadline) of the INTERACTION_CREATE
+  dispatch, else 404 code 10062 "Unknown interaction" (discord.py: ``NotFound``); a second
+  one gets 400 code 40060 "Interaction has already been acknowledged.".
+* Webhook routes of an interaction (follow-ups, @original and follow-up get/edit/delete)
+  need an acknowledged interaction (else 404 code 10015 "Unknown Webhook", as for a token
+  invalidated at the deadline) whose token is younger than ``token_lifetime`` (default
+  15 min, ``None`` = never expires), else 401 code 50027 "Invalid Webhook Token".
+* Message payloads (channel send/edit, callback 4/7 ``data``, follow-ups, webhook edits) must
+  fit ``discord_limits``: content at most 2,000 code points, embed limits; else 400 code
+  50035 "Invalid Form Body" with ``errors`` by field (``BASE_TYPE_MAX_LENGTH``; a callback's
+  under ``data``), which discord.py raises as ``HTTPException`` (``.code == 50035``).
 """
 
 from __future__ import annotations
@@ -74,12 +93,13 @@ from .discord_gateway import Gateway
 from .discord_interactions import add_interaction_routes
 from .discord_models import (DEFAULT_EVERYONE_PERMISSIONS, FakeChannel, FakeGuild, FakeMember, FakeRole,
                              FakeUser, member, new_snowflake, role, text_channel)
-from .discord_records import InteractionRecord, InteractionResponseRecord, RecordedRequest, SentPayload, StoredMessage
+from .discord_records import (InteractionRecord, InteractionResponseRecord, RecordedRequest, Rejection, SentPayload,
+                              StoredMessage)
 from .discord_rest import API_PREFIX, Router, add_core_routes, json_response
 
 __all__ = ["FakeDiscord", "discord_endpoints", "member", "role", "text_channel", "FakeGuild",
            "FakeChannel", "FakeMember", "FakeRole", "FakeUser", "StoredMessage", "InteractionRecord",
-           "InteractionResponseRecord", "RecordedRequest", "SentPayload"]
+           "InteractionResponseRecord", "RecordedRequest", "Rejection", "SentPayload"]
 
 
 @contextlib.contextmanager
@@ -98,8 +118,11 @@ class FakeDiscord(ControlsMixin):
 
     def __init__(self, *, token: str = "fake-bot-token", bot_id: int = 900000000000000001,
                  bot_name: str = "newsbot", owner_id: int = 900000000000000002,
-                 recommended_shards: int = 1, echo_bot_messages: bool = True) -> None:
+                 recommended_shards: int = 1, echo_bot_messages: bool = True,
+                 ack_deadline: float | None = 3.0, token_lifetime: float | None = 15 * 60.0) -> None:
         self.token = token
+        self.ack_deadline = ack_deadline  # seconds; None: no deadline
+        self.token_lifetime = token_lifetime  # seconds; None: tokens never expire
         self.bot_user = FakeUser(bot_id, bot_name, bot=True)
         self.owner_user = FakeUser(owner_id, "app-owner")
         self.application_id = bot_id
@@ -115,6 +138,7 @@ class FakeDiscord(ControlsMixin):
         self.command_syncs: list[tuple[float, int | None, list[dict[str, Any]]]] = []
         self.requests: list[RecordedRequest] = []
         self.unknown_requests: list[RecordedRequest] = []
+        self.rejections: list[Rejection] = []
         self.sent_payloads: list[SentPayload] = []
         self.typing: list[tuple[float, int]] = []
         self.dispatched: list[tuple[float, int, str, dict[str, Any]]] = []  # (time, shard, event, data)
