@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import discord
@@ -15,6 +17,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from tests.fakes.discord_limits import message_errors
 from tests.fakes.discord_server import FakeDiscord, member, role, text_channel
 
 GUILD, CHANNEL, OWNER, ALICE, ADMINS = 1000 << 22, 2001, 3001, 3002, 4001
@@ -75,8 +78,8 @@ class PingBot(commands.Bot):
 
 
 @contextlib.asynccontextmanager
-async def fake_with_guild(*, recommended_shards: int = 1) -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(recommended_shards=recommended_shards) as fake:
+async def fake_with_guild(**options: Any) -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(**options) as fake:
         await fake.add_guild(GUILD, "News", owner_id=OWNER, channels=[text_channel(CHANNEL, "general")],
                              roles=[role(ADMINS, "admins", permissions=discord.Permissions(administrator=True))],
                              members=[member(OWNER, "owner"), member(ALICE, "alice", roles=[ADMINS])])
@@ -339,3 +342,180 @@ async def test_each_fake_run_is_fast(fake: FakeDiscord) -> None:
     async with fake.run_bot(PingBot()):
         pass
     assert time.monotonic() - started < 1.0
+
+
+class RulesBot(commands.Bot):
+    """Breaks Discord's rules when told to: answers late or twice, sends over-long messages.
+    Each step's outcome ("ok" or the HTTPException discord.py raised) goes to ``outcomes``."""
+
+    def __init__(self) -> None:
+        super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(),
+                         guild_ready_timeout=0.05)
+        self.outcomes: list[str | discord.HTTPException] = []
+
+    async def step(self, coro: Any) -> Any:
+        try:
+            result = await coro
+        except discord.HTTPException as exc:
+            self.outcomes.append(exc)
+            return None
+        self.outcomes.append("ok")
+        return result
+
+    async def setup_hook(self) -> None:
+        @app_commands.command(name="late", description="Defer, then answer, each after a pause")
+        async def late(interaction: discord.Interaction, defer_after: float = 0.0, answer_after: float = 0.0) -> None:
+            await asyncio.sleep(defer_after)
+            await self.step(interaction.response.defer())
+            await asyncio.sleep(answer_after)
+            await self.step(interaction.followup.send("the answer"))
+
+        @app_commands.command(name="twice", description="Acknowledge twice")
+        async def twice(interaction: discord.Interaction) -> None:
+            await self.step(interaction.response.send_message("first"))
+            # a second InteractionResponse has no memory of the first, as in a second handler
+            await self.step(discord.InteractionResponse(interaction).defer())
+
+        @app_commands.command(name="say", description="Send `size` times `char` by `route`")
+        async def say(interaction: discord.Interaction, route: str, size: int, char: str = "x") -> None:
+            text = char * size
+            if route == "callback":
+                await self.step(interaction.response.send_message(text))
+                return
+            await interaction.response.defer()
+            if route == "followup":
+                await self.step(interaction.followup.send(text))
+            elif route == "edit_original":
+                await self.step(interaction.edit_original_response(content=text))
+            elif route == "edit_followup":
+                sent = await interaction.followup.send("short", wait=True)
+                await self.step(sent.edit(content=text))
+            elif route == "channel":
+                await self.step(interaction.channel.send(text))
+            elif route == "channel_edit":
+                sent = await interaction.channel.send("short")
+                await self.step(sent.edit(content=text))
+            elif route == "embed":
+                await self.step(interaction.followup.send(embed=discord.Embed(description=text)))
+
+        for command in (late, twice, say):
+            self.tree.add_command(command, guild=discord.Object(GUILD))
+        await self.tree.sync(guild=discord.Object(GUILD))
+
+
+async def test_deadlines_default_to_discords() -> None:
+    fake = FakeDiscord()
+    assert (fake.ack_deadline, fake.token_lifetime) == (3.0, 900.0)
+
+
+async def test_a_late_acknowledgement_is_an_unknown_interaction_and_kills_the_token() -> None:
+    async with fake_with_guild(ack_deadline=0.5) as fake:
+        bot = RulesBot()
+        async with fake.run_bot(bot):
+            rec = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "late", {"defer_after": 0.7})
+            with pytest.raises(TimeoutError, match=r"callback -> 404 \(code 10062: Unknown interaction\)"):
+                await fake.wait_for(lambda: rec.responses, timeout=1.5)
+            await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    late_defer, followup = bot.outcomes
+    assert isinstance(late_defer, discord.NotFound) and (late_defer.status, late_defer.code) == (404, 10062)
+    assert isinstance(followup, discord.NotFound) and followup.code == 10015  # the token was invalidated
+    assert [(r.status, r.code, r.interaction_id) for r in rec.rejections] == [(404, 10062, rec.id),
+                                                                              (404, 10015, rec.id)]
+    assert fake.rejections == rec.rejections
+    assert rec.rejections[0].time - rec.time > 0.5 and rec.rejections[0].request.path.endswith("/callback")
+    assert rec.responses == [] and not rec.acknowledged and rec.original_message_id is None
+    assert fake.channel_messages(CHANNEL) == []
+
+
+async def test_an_acknowledgement_in_time_works_and_the_token_lives_on() -> None:
+    async with fake_with_guild(ack_deadline=0.5) as fake:
+        bot = RulesBot()
+        async with fake.run_bot(bot):
+            rec = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "late", {"answer_after": 0.7})
+            await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    assert bot.outcomes == ["ok", "ok"]
+    assert [(r.kind, r.callback_type) for r in rec.responses] == [("callback", 5), ("followup", None)]
+    assert rec.responses[1].time - rec.time > 0.5  # follow-ups are not bound by the deadline
+    assert fake.find_message(rec.original_message_id).content == "the answer"
+    assert fake.rejections == [] and rec.acknowledged
+
+
+async def test_an_expired_token_is_refused_for_follow_ups() -> None:
+    async with fake_with_guild(token_lifetime=0.5) as fake:
+        bot = RulesBot()
+        async with fake.run_bot(bot):
+            rec = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "late", {"answer_after": 0.7})
+            await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    deferred, expired = bot.outcomes
+    assert deferred == "ok"
+    assert isinstance(expired, discord.HTTPException) and (expired.status, expired.code) == (401, 50027)
+    assert [(r.status, r.code) for r in rec.rejections] == [(401, 50027)]
+    assert [r.kind for r in rec.responses] == ["callback"]
+
+
+async def test_a_second_acknowledgement_is_refused(fake: FakeDiscord) -> None:
+    bot = RulesBot()
+    async with fake.run_bot(bot):
+        rec = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "twice")
+        await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    first, second = bot.outcomes
+    assert first == "ok"
+    assert isinstance(second, discord.HTTPException) and (second.status, second.code) == (400, 40060)
+    assert [(r.kind, r.callback_type) for r in rec.responses] == [("callback", 4)]
+    assert [(r.status, r.code) for r in rec.rejections] == [(400, 40060)]
+    assert [m.content for m in fake.channel_messages(CHANNEL)] == ["first"]
+
+
+ROUTES = ["callback", "followup", "edit_original", "edit_followup", "channel", "channel_edit"]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_content_over_2000_characters_is_an_invalid_form_body(fake: FakeDiscord, route: str) -> None:
+    bot = RulesBot()
+    async with fake.run_bot(bot):
+        too_long = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "say", {"route": route, "size": 2001})
+        await fake.wait_for(lambda: len(bot.outcomes) == 1)
+        at_limit = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "say", {"route": route, "size": 2000})
+        await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    refused, sent = bot.outcomes
+    field = "data.content" if route == "callback" else "content"
+    assert isinstance(refused, discord.HTTPException) and (refused.status, refused.code) == (400, 50035)
+    assert f"In {field}: Must be 2000 or fewer in length." in refused.text
+    (rejection,) = fake.rejections
+    assert rejection.message == "Invalid Form Body"
+    assert rejection.interaction_id == (None if route.startswith("channel") else too_long.id)
+    assert sent == "ok"
+    assert [len(m.content) for m in fake.channel_messages(CHANNEL) if len(m.content) > 5] == [2000]
+    assert all(len(p.payload.get("content") or "") <= 2000 for p in fake.all_sent_payloads())
+    if route == "callback":  # a refused initial response does not acknowledge the interaction
+        assert not too_long.acknowledged and too_long.responses == [] and at_limit.acknowledged
+
+
+async def test_content_length_counts_code_points_like_discord(fake: FakeDiscord) -> None:
+    bot = RulesBot()
+    async with fake.run_bot(bot):
+        rec = await fake.send_slash_command(GUILD, CHANNEL, ALICE, "say",
+                                            {"route": "followup", "size": 2000, "char": "\N{GRINNING FACE}"})
+        await fake.wait_for(lambda: bot.outcomes)
+        await fake.send_slash_command(GUILD, CHANNEL, ALICE, "say",
+                                      {"route": "followup", "size": 2001, "char": "\N{GRINNING FACE}"})
+        await fake.wait_for(lambda: len(bot.outcomes) == 2)
+    assert bot.outcomes[0] == "ok" and bot.outcomes[1].code == 50035
+    assert fake.find_message(rec.original_message_id).content == "\N{GRINNING FACE}" * 2000  # 4,000 UTF-16 units
+
+
+async def test_embed_limits_are_invalid_form_bodies(fake: FakeDiscord) -> None:
+    bot = RulesBot()
+    async with fake.run_bot(bot):
+        await fake.send_slash_command(GUILD, CHANNEL, ALICE, "say", {"route": "embed", "size": 4097})
+        await fake.wait_for(lambda: bot.outcomes)
+    (refused,) = bot.outcomes
+    assert refused.code == 50035 and "In embeds.0.description: Must be 4096 or fewer in length." in refused.text
+    assert message_errors({"embeds": [{"description": "x" * 4096}]}) is None
+    assert message_errors({"embeds": [{"description": "x" * 3000}, {"title": "t", "description": "x" * 3000}]}) == {
+        "embeds": {"_errors": [{"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}]}}
+    assert message_errors({"embeds": [{}] * 11})["embeds"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    assert message_errors({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}) == {
+        "embeds": {"0": {"fields": {"0": {"value": {"_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 1024 or fewer in length."}]}}}}}}
+    assert message_errors({"content": None, "embeds": None}) is None
