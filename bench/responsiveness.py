@@ -140,7 +140,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         stack.callback(service.close)
         votes = VoteStore(settings.data_dir / "votes.sqlite3")
         stack.callback(votes.close)
-        fake = await stack.enter_async_context(FakeDiscord())
+        fake = await stack.enter_async_context(FakeDiscord(ack_deadline=None))  # measures late deferrals instead of refusing them
         await add_guilds(fake)
         bot = build_bot(settings, service, votes, guild_ready_timeout=0.05)
         await stack.enter_async_context(fake.run_bot(bot, ready_timeout=120))
