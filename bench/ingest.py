@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
-from retrieval.evaluation import load_corpus  # noqa: E402
+from retrieval.eval.multihop import load_corpus  # noqa: E402
 from retrieval.service import NewsService, build_embedder  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 

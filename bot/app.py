@@ -22,7 +22,7 @@ from bot.history import TurnMemory
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
 from bot.votes import VoteStore
-from retrieval.priority import lower_thread_priority
+from retrieval.embed.priority import lower_thread_priority
 from retrieval.settings import Settings
 
 _log = logging.getLogger(__name__)

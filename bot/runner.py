@@ -46,7 +46,7 @@ async def _serve(settings: Settings, token: str) -> int:
     with contextlib.ExitStack() as stack:
         local_server = None
         if not settings.chroma_host and settings.bot_chroma == "child":
-            from retrieval.chroma_server import chroma_child
+            from retrieval.store.chroma_server import chroma_child
 
             # Chroma in its own process: its writes during an /add cannot stall the event loop.
             local_server = await asyncio.to_thread(stack.enter_context, chroma_child(settings.resolved_chroma_path))

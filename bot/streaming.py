@@ -13,7 +13,7 @@ from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from bot.render import SEARCHING, WRITING, render_progress
-from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.models import Answer
 
 M = TypeVar("M")

@@ -10,21 +10,21 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer import AnswerEvent, Answerer, AnswerStatus
-from retrieval.background_embedder import LowPriorityEmbedder
-from retrieval.embeddings import Embedder
+from retrieval.answer.answerer import AnswerEvent, Answerer, AnswerStatus
+from retrieval.embed.background import LowPriorityEmbedder
+from retrieval.embed.base import Embedder
 from retrieval.errors import InputError
-from retrieval.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
-from retrieval.fetch import article_from_url
-from retrieval.ingest import Ingestor, Progress
-from retrieval.keyword_index import KeywordIndex
-from retrieval.llm import ChatModel, RetryPolicy
+from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
+from retrieval.ingest.fetch import article_from_url
+from retrieval.ingest.pipeline import Ingestor, Progress
+from retrieval.store.keyword_index import KeywordIndex
+from retrieval.answer.llm import ChatModel, RetryPolicy
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
-from retrieval.prompts import PromptSet
-from retrieval.search import Ranker, Searcher, SearchParams
+from retrieval.answer.prompts import PromptSet
+from retrieval.search.searcher import Ranker, Searcher, SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.store import ChromaStore, validate_library
-from retrieval.tokens import get_encoding, use_offline_cache
+from retrieval.store.chroma import ChromaStore, validate_library
+from retrieval.text.tokens import get_encoding, use_offline_cache
 
 History = Sequence[tuple[str, str]]
 
@@ -33,7 +33,7 @@ def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
     """The configured embedder; ``questions``: the one for questions (the default model's int8
     copy unless NEWSBOT_QUESTION_MODEL=exact; articles always get the exact model)."""
     if settings.embedder == "openai":
-        from retrieval.openai_embedder import OpenAIEmbedder
+        from retrieval.embed.openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder(
             model=settings.openai_embedding_model,
@@ -41,32 +41,30 @@ def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
             timeout=settings.llm_timeout,
         )
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.question_model import Int8Copy
+    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.embed.question_model import Int8Copy
 
     derive = Int8Copy(settings.cache_dir) if questions and _int8_questions(settings) else None
     return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
 
 
 def _int8_questions(settings: Settings) -> bool:
-    """Whether questions go through the default model's int8 copy (retrieval.question_model)."""
+    """Whether questions go through the default model's int8 copy (retrieval.embed.question_model)."""
     return settings.embedder == "default" and settings.question_model == "int8"
 
 
-RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
+def _ranker(settings: Settings) -> Ranker | None:
+    if not settings.rerank:
+        return None
+    from retrieval.search.trees import load_ranker
 
-
-def load_ranker(path: Path = RANKER_MODEL) -> Ranker:
-    from retrieval.rank_features import FEATURES
-    from retrieval.tree_model import TreeEnsemble
-
-    return TreeEnsemble.load(path, features=FEATURES)
+    return load_ranker()
 
 
 def _chat_model(settings: Settings) -> ChatModel | None:
     if not settings.llm_configured:
         return None  # the openai client is not even imported then
-    from retrieval.openai_chat import OpenAIChatModel
+    from retrieval.answer.openai_chat import OpenAIChatModel
 
     return OpenAIChatModel.from_settings(settings)
 
@@ -107,7 +105,7 @@ class NewsService:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
-        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.chroma_server),
+        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
         used instead of opening that folder in this process."""
         use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         encoding = get_encoding()
@@ -137,7 +135,7 @@ class NewsService:
             encoding=encoding,
             chat=_chat_model(settings),
             prompts=prompts,
-            ranker=load_ranker() if settings.rerank else None,
+            ranker=_ranker(settings),
             ingest_embedder=ingest_embedder,
         )
 

@@ -73,7 +73,7 @@ class Settings(BaseSettings):
         default="text-embedding-3-small",
         validation_alias=_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
     )
-    # Questions go through an int8 copy of the default model (retrieval/question_model.py, built
+    # Questions go through an int8 copy of the default model (retrieval/embed/question_model.py, built
     # once into cache_dir): ~1.5x faster per question, same retrieval figures; "exact" uses the
     # model itself. Articles always use the exact model.
     question_model: Literal["int8", "exact"] = Field(
@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     passages_per_article: int = Field(
         default=4, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
     )
-    # Re-rank candidates with the learned ranker (retrieval/ranker.json, bench/train_ranker.py).
+    # Re-rank candidates with the learned ranker (retrieval/search/ranker.json, bench/train_ranker.py).
     rerank: bool = Field(default=True, validation_alias=_alias("NEWSBOT_RERANK", "rerank"))
     min_similarity: float = Field(
         default=0.30, ge=-1, le=1, validation_alias=_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")

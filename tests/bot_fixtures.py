@@ -14,7 +14,7 @@ import discord
 
 from bot.app import NewsBot, build_bot
 from bot.votes import VoteStore
-from retrieval.openai_chat import OpenAIChatModel
+from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.settings import PROJECT_ROOT, Settings
 from tests.conftest import make_service, make_settings
 from tests.fakes.discord_records import InteractionRecord, StoredMessage

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chroma_server import chroma_child
+from retrieval.store.chroma_server import chroma_child
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.tokens import use_offline_cache
+from retrieval.text.tokens import use_offline_cache
 
 OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
 _OWN_CACHE = pytest.StashKey[str]()  # the derived-model folder this run created (removed at the end)
@@ -40,14 +40,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
 
     return MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR))
 
 
 @pytest.fixture(scope="session")
 def encoding():
-    from retrieval.tokens import get_encoding
+    from retrieval.text.tokens import get_encoding
 
     return get_encoding()
 
@@ -65,9 +65,10 @@ def settings(tmp_path: Path) -> Settings:
 
 def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None):
     """A NewsService with the real store, model and ranker; the chat model is whatever the test hands in."""
-    from retrieval.prompts import PromptSet
-    from retrieval.service import NewsService, load_ranker
-    from retrieval.store import ChromaStore
+    from retrieval.answer.prompts import PromptSet
+    from retrieval.search.trees import load_ranker
+    from retrieval.service import NewsService
+    from retrieval.store.chroma import ChromaStore
 
     store = ChromaStore.connect(
         path=settings.resolved_chroma_path, host=settings.chroma_host, port=settings.chroma_port, embedder_name=embedder.name

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tiktoken
 
-from retrieval.answer import (
+from retrieval.answer.answerer import (
     NO_LLM_NOTE,
     TOO_LONG_NOTE,
     AnswerDelta,
@@ -24,13 +24,13 @@ from retrieval.answer import (
     AnswerStatus,
     unavailable_note,
 )
-from retrieval.citations import NOT_FOUND
-from retrieval.embeddings import Embedder
+from retrieval.answer.citations import NOT_FOUND
+from retrieval.embed.base import Embedder
 from retrieval.errors import StoreError
-from retrieval.llm import RetryPolicy
-from retrieval.openai_chat import OpenAIChatModel
+from retrieval.answer.llm import RetryPolicy
+from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.models import AnswerMode, Article, Passage
-from retrieval.prompts import PromptSet
+from retrieval.answer.prompts import PromptSet
 from retrieval.settings import PROJECT_ROOT
 from tests.fakes import FakeOpenAIServer, fake_embedding
 

@@ -1,6 +1,6 @@
 from datetime import date
 
-from retrieval.chunking import chunk_article, split_sentences
+from retrieval.text.chunking import chunk_article, split_sentences
 from retrieval.models import Article
 from retrieval.service import NewsService
 from retrieval.settings import PROJECT_ROOT

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from retrieval.errors import InputError
-from retrieval.evaluation import aggregate, by_type, load_queries, run_multihop_command, score_query, squash
+from retrieval.eval.multihop import aggregate, by_type, load_queries, run_multihop_command, score_query, squash
 from tests.conftest import make_settings
 
 

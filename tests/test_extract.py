@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 
 from retrieval.errors import InputError
-from retrieval.extract import (
+from retrieval.ingest.extract import (
     SUPPORTED_EXTENSIONS,
     article_from_html,
     article_from_text,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from retrieval.keyword_index import KeywordIndex, query_terms, term_coverage
+from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
@@ -100,11 +100,11 @@ def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, 
 CRASHING_WRITER = textwrap.dedent(
     """
     import sys
-    from retrieval.ingest import Ingestor
+    from retrieval.ingest.pipeline import Ingestor
     from retrieval.models import Article
     from tests.conftest import make_service, make_settings
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.tokens import get_encoding, use_offline_cache
+    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.text.tokens import get_encoding, use_offline_cache
     from pathlib import Path
     use_offline_cache(None, Path(sys.argv[2]))
     emb = MiniLMEmbedder(resolve_model_dir(None, Path(sys.argv[2])))

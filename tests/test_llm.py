@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from retrieval.errors import LLMError
-from retrieval.llm import (
+from retrieval.answer.llm import (
     ChatModel,
     Delta,
     LLMAuthError,
@@ -24,7 +24,7 @@ from retrieval.llm import (
     StreamEvent,
     stream_with_retries,
 )
-from retrieval.openai_chat import OpenAIChatModel
+from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.settings import load_settings
 from tests.fakes import FakeOpenAIServer
 

@@ -13,7 +13,7 @@ from chromadb.utils.embedding_functions import ONNXMiniLM_L6_V2
 from tokenizers import Tokenizer
 
 from retrieval.errors import ConfigError, InputError
-from retrieval.minilm import (
+from retrieval.embed.minilm import (
     MODEL_NAME,
     REQUIRED_FILES,
     MiniLMEmbedder,

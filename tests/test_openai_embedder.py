@@ -11,8 +11,8 @@ import pytest
 import tiktoken
 
 from retrieval.errors import LLMError
-from retrieval.llm import LLMAuthError, LLMServerError
-from retrieval.openai_embedder import MAX_BATCH, OpenAIEmbedder
+from retrieval.answer.llm import LLMAuthError, LLMServerError
+from retrieval.embed.openai_embedder import MAX_BATCH, OpenAIEmbedder
 from retrieval.settings import PROJECT_ROOT, load_settings
 from tests.fakes import FakeOpenAIServer, fake_embedding
 

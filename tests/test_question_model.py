@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from retrieval.errors import ConfigError
-from retrieval.minilm import REQUIRED_FILES, MiniLMEmbedder, resolve_model_dir
-from retrieval.question_model import Int8Copy
-from retrieval.search import SearchParams
+from retrieval.embed.minilm import REQUIRED_FILES, MiniLMEmbedder, resolve_model_dir
+from retrieval.embed.question_model import Int8Copy
+from retrieval.search.searcher import SearchParams
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 
@@ -130,7 +130,7 @@ def test_a_build_in_a_process_without_logging_set_up_prints_nothing(tmp_path, mo
     # As `newsbot ask` on a new machine: the quantiser's logging.warning() would otherwise install a
     # stderr handler (logging.basicConfig) and print its advice to the user.
     script = (
-        "import logging, sys; from pathlib import Path; from retrieval.question_model import Int8Copy; "
+        "import logging, sys; from pathlib import Path; from retrieval.embed.question_model import Int8Copy; "
         "folder = Int8Copy(Path(sys.argv[1]))(Path(sys.argv[2])); "
         "print(folder.name, len(logging.getLogger().handlers))"
     )
@@ -170,7 +170,7 @@ def test_the_embedder_falls_back_to_the_exact_model_when_the_copy_fails(tmp_path
     for derive, reason in ((cannot_build, "disk full"), (corrupt_copy, "corrupt")):
         caplog.clear()
         model = MiniLMEmbedder(model_dir, derive=derive)
-        with caplog.at_level(logging.WARNING, logger="retrieval.minilm"):
+        with caplog.at_level(logging.WARNING, logger="retrieval.embed.minilm"):
             vectors = model.embed_batch(SENTENCES)
         assert model.loaded_from == model_dir
         np.testing.assert_allclose(vectors, reference, atol=1e-6)

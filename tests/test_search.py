@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from retrieval.models import Passage
-from retrieval.rank_features import FEATURES
-from retrieval.search import Searcher, SearchParams
-from retrieval.terms import query_terms, term_coverage
+from retrieval.search.features import FEATURES
+from retrieval.search.searcher import Searcher, SearchParams
+from retrieval.text.terms import query_terms, term_coverage
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import make_service, make_settings
 
@@ -197,7 +197,7 @@ def test_the_nearest_search_runs_in_the_question_worker_as_wide_as_the_ranking_n
 
 
 def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_search(seeded):
-    from retrieval.embeddings import Embedder
+    from retrieval.embed.base import Embedder
     from retrieval.errors import LLMError
 
     class Unreachable(Embedder):

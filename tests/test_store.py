@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from retrieval.embeddings import Embedder
+from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, EmbedderMismatchError
 from retrieval.models import Article, Chunk, Source
 from retrieval.settings import PROJECT_ROOT, load_settings
-from retrieval.store import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
+from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
 from tests.conftest import make_service
 from tests.fakes import fake_embedding
 
@@ -134,7 +134,7 @@ print(col.configuration_json["hnsw"]["sync_threshold"])
 
 _REOPEN = """
 import sys, json, numpy as np
-from retrieval.store import ChromaStore
+from retrieval.store.chroma import ChromaStore
 store = ChromaStore.connect(path=sys.argv[1], embedder_name="hashing-64")
 probe = np.asarray(json.loads(sys.argv[2]), dtype=np.float32)
 print(json.dumps({"count": store.count("default"), "nearest": store.nearest("default", probe, 1)[0][0]}))

@@ -9,7 +9,7 @@ import pytest
 
 from bot.render import MAX_CONTENT, render_answer
 from bot.streaming import MessageChain, stream_answer
-from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.models import Answer, AnswerMode
 
 FINAL = Answer(text="Final answer [1].", citations=(), mode=AnswerMode.LLM)

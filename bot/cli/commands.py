@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.models import Answer, IngestResult
 from retrieval.settings import Settings, load_settings
@@ -125,7 +125,7 @@ def _report(console: Console, results: list[IngestResult]) -> None:
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from retrieval.extract import article_from_text, decode_text
+    from retrieval.ingest.extract import article_from_text, decode_text
 
     overrides = {"title": args.title, "publisher": args.source, "published": args.published}
     service = _service(settings)
@@ -185,7 +185,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    from retrieval.evaluation import run_multihop_command
+    from retrieval.eval.multihop import run_multihop_command
 
     return run_multihop_command(args, settings, console)
 

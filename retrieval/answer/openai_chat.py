@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import openai
 
-from retrieval.llm import (
+from retrieval.answer.llm import (
     ChatModel,
     LLMAuthError,
     LLMBadResponse,

@@ -16,13 +16,13 @@ from datetime import date
 
 import tiktoken
 
-from retrieval.citations import NOT_FOUND, number_sources, resolve_citations, strip_citations
-from retrieval.embeddings import Embedder
+from retrieval.answer.citations import NOT_FOUND, number_sources, resolve_citations, strip_citations
+from retrieval.embed.base import Embedder
 from retrieval.errors import LLMError, NewsbotError
-from retrieval.extractive import extractive_answer
-from retrieval.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries
+from retrieval.answer.extractive import extractive_answer
+from retrieval.answer.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries
 from retrieval.models import Answer, AnswerMode, Passage, Source
-from retrieval.prompts import PromptSet
+from retrieval.answer.prompts import PromptSet
 
 log = logging.getLogger(__name__)
 

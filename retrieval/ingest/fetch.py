@@ -13,7 +13,7 @@ from datetime import date
 import httpx
 
 from retrieval.errors import FetchError
-from retrieval.extract import article_from_html, article_from_text, articles_from_json, human_size, parse_date
+from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_json, human_size, parse_date
 from retrieval.models import Article
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/)"

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from retrieval.evaluation import Metrics, QueryScore, by_type
+from retrieval.eval.multihop import Metrics, QueryScore, by_type
 from retrieval.settings import Settings
 
 PAPER_SYSTEM = "voyage-02 + bge-reranker-large"
@@ -119,7 +119,7 @@ def print_report(console: Console, report: dict) -> None:
     lib, s = report["library"], report["settings"]
     if s.get("reranked"):
         console.print(
-            "Re-ranked by retrieval/ranker.json, which bench/train_ranker.py trains on MultiHop-RAG's development "
+            "Re-ranked by retrieval/search/ranker.json, which bench/train_ranker.py trains on MultiHop-RAG's development "
             "split: on those queries these figures are in-sample. Its cross-validated figures (articles unseen in "
             "training) are lower; bench/RESULTS.md has both.",
             highlight=False,

@@ -1,5 +1,5 @@
-"""A BM25 keyword index over a library: searches run on numpy arrays (retrieval.bm25) loaded from the
-library's keyword file (retrieval.keyword_file), which is kept in step with Chroma before each search.
+"""A BM25 keyword index over a library: searches run on numpy arrays (retrieval.store.bm25) loaded from the
+library's keyword file (retrieval.store.keyword_file), which is kept in step with Chroma before each search.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.bm25 import Bm25
-from retrieval.keyword_file import SKIP, KeywordFile
-from retrieval.store import ChromaStore
-from retrieval.terms import query_terms, term_coverage, tokens
+from retrieval.store.bm25 import Bm25
+from retrieval.store.keyword_file import SKIP, KeywordFile
+from retrieval.store.chroma import ChromaStore
+from retrieval.text.terms import query_terms, term_coverage, tokens
 
 __all__ = ["KeywordHit", "KeywordIndex", "query_terms", "term_coverage"]
 
@@ -237,7 +237,7 @@ class KeywordIndex:
 
     def coverage(self, chunk_ids: Sequence[str], terms: Sequence[str]) -> np.ndarray:
         """Share of ``terms`` (query_terms) each chunk holds all the words of, in its title or body:
-        retrieval.terms.term_coverage without reading the text. Stopwords inside a term ("at" in
+        retrieval.text.terms.term_coverage without reading the text. Stopwords inside a term ("at" in
         "at&t") are never indexed, so they count as present; chunks the index lacks get 0."""
         if not terms:
             return np.zeros(len(chunk_ids), dtype=np.float32)

@@ -26,7 +26,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from retrieval.errors import ConfigError
-from retrieval.minilm import MODEL_NAME, REQUIRED_FILES, missing_files
+from retrieval.embed.minilm import MODEL_NAME, REQUIRED_FILES, missing_files
 
 RECIPE = "fused-attention+int8-per-channel/1"
 _log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import openai
 
-from retrieval.embeddings import Embedder
+from retrieval.embed.base import Embedder
 from retrieval.errors import LLMError
-from retrieval.openai_chat import llm_error_from_openai
+from retrieval.answer.openai_chat import llm_error_from_openai
 
 if TYPE_CHECKING:
     import tiktoken

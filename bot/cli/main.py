@@ -7,7 +7,7 @@ import sys
 
 from rich.console import Console
 
-from retrieval import cli as core_cli
+from bot.cli import commands as core_cli
 from retrieval.settings import Settings
 
 

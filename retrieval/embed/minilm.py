@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embeddings import Embedder
+from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, InputError, NewsbotError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -128,7 +128,7 @@ class MiniLMEmbedder(Embedder):
         derive: Callable[[Path], Path] | None = None,
     ) -> None:
         """``derive`` turns ``model_dir`` into the folder actually loaded, at first use (e.g. the
-        int8 copy of retrieval.question_model); if it fails, the exact model is loaded and the
+        int8 copy of retrieval.embed.question_model); if it fails, the exact model is loaded and the
         reason logged. ``loaded_from`` tells which folder was loaded (None before loading)."""
         # batch_size 32 (bench/embedder.py, ~200-piece chunks, 2 cores): within ~7% of the fastest
         # (16) on an idle machine and ~20% faster than 8/16 when other processes share the cores.

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from retrieval.embeddings import Embedder
-from retrieval.priority import lower_thread_priority
+from retrieval.embed.base import Embedder
+from retrieval.embed.priority import lower_thread_priority
 
 
 class LowPriorityEmbedder(Embedder):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from retrieval.citations import NOT_FOUND, strip_citations
+from retrieval.answer.citations import NOT_FOUND, strip_citations
 from retrieval.errors import ConfigError
 from retrieval.models import Source
 from retrieval.settings import PROJECT_ROOT

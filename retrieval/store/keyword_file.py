@@ -5,7 +5,7 @@ library. The file records the Chroma generation it was built from (writers bump 
 every write). Before each search it compares it with Chroma's, and every few minutes it checks
 anyway; on a difference it diffs chunk ids and copies what changed, so a crash between writes or
 another process writing to the same Chroma server never leaves the two disagreeing for longer than
-one search. retrieval.keyword_index loads the file into arrays and searches them.
+one search. retrieval.store.keyword_index loads the file into arrays and searches them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.models import Chunk
-from retrieval.store import ChromaStore
-from retrieval.terms import STOPWORDS, stem, term_counts
+from retrieval.store.chroma import ChromaStore
+from retrieval.text.terms import STOPWORDS, stem, term_counts
 
 SCHEMA = "5"  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
 SKIP = frozenset(stem(w) for w in STOPWORDS)  # never searched for, so never indexed

@@ -9,10 +9,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import tiktoken
 
-from retrieval.chunking import chunk_article
-from retrieval.embeddings import Embedder
+from retrieval.text.chunking import chunk_article
+from retrieval.embed.base import Embedder
 from retrieval.models import Article, Chunk, IngestResult, IngestStatus
-from retrieval.store import ChromaStore
+from retrieval.store.chroma import ChromaStore
 
 Progress = Callable[[int, int], None]  # (articles done, articles total)
 

@@ -2,10 +2,10 @@
 
 A question that names publishers or days ("did TechCrunch's October 31 report ...") also gets
 one keyword sub-search per named source, restricted to it and weighted towards the part of the
-question about it; every list joins the fusion. A learned ranker (retrieval.tree_model, trained
+question about it; every list joins the fusion. A learned ranker (retrieval.search.trees, trained
 by bench/train_ranker.py) then orders the fused candidates by what else is known about them:
 how well they match each clause of the question and the sources it names, and how they compare
-with the other candidates from their article (retrieval.rank_features). Only the passages finally
+with the other candidates from their article (retrieval.search.features). Only the passages finally
 returned are fetched from Chroma.
 """
 
@@ -19,13 +19,13 @@ from typing import Protocol
 
 import numpy as np
 
-from retrieval.embeddings import Embedder
-from retrieval.keyword_index import KeywordIndex, share_of_terms
+from retrieval.embed.base import Embedder
+from retrieval.store.keyword_index import KeywordIndex, share_of_terms
 from retrieval.models import Passage
-from retrieval.query_hints import SourceHint, clauses, source_hints
-from retrieval.rank_features import CandidateSignals, feature_matrix
-from retrieval.store import ChromaStore
-from retrieval.terms import query_terms, tokens
+from retrieval.search.hints import SourceHint, clauses, source_hints
+from retrieval.search.features import CandidateSignals, feature_matrix
+from retrieval.store.chroma import ChromaStore
+from retrieval.text.terms import query_terms, tokens
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _vector(qvec: QuestionVector) -> np.ndarray:
 
 
 class Ranker(Protocol):
-    """Scores candidates from their feature rows (retrieval.rank_features.FEATURES), higher first."""
+    """Scores candidates from their feature rows (retrieval.search.features.FEATURES), higher first."""
 
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 

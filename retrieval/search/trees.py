@@ -111,3 +111,13 @@ class TreeEnsemble:
                 hint="Retrain it with bench/train_ranker.py, or set NEWSBOT_RERANK=false.",
             )
         return model
+
+
+RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
+
+
+def load_ranker(path: Path = RANKER_MODEL) -> TreeEnsemble:
+    """newsbot's re-ranker: the trees in ``ranker.json``, checked against the features computed here."""
+    from retrieval.search.features import FEATURES
+
+    return TreeEnsemble.load(path, features=FEATURES)

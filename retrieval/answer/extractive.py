@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.chunking import split_sentences
-from retrieval.citations import number_sources, resolve_citations, strip_citations
-from retrieval.embeddings import Embedder
+from retrieval.text.chunking import split_sentences
+from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
+from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
 
 MIN_WORDS = 5

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from retrieval.errors import InputError
-from retrieval.extract import articles_from_json
+from retrieval.ingest.extract import articles_from_json
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT, Settings
 
 QUESTION_TYPES = ("comparison_query", "inference_query", "temporal_query")
 # Code whose change alters the chunks a corpus becomes: a cached eval library built before is stale.
-_CHUNK_CODE = ("retrieval/chunking.py", "retrieval/models.py", "retrieval/ingest.py")
+_CHUNK_CODE = ("retrieval/text/chunking.py", "retrieval/models.py", "retrieval/ingest/pipeline.py")
 
 
 @dataclass(frozen=True)
@@ -200,9 +200,9 @@ def evaluate(service, library: str, queries: Sequence[EvalQuery], k: int, params
 
 
 def run_multihop_command(args, settings: Settings, console) -> int:
-    from retrieval.cli import progress_bar
-    from retrieval.eval_report import build_report, print_report
-    from retrieval.search import SearchParams
+    from bot.cli.commands import progress_bar
+    from retrieval.eval.report import build_report, print_report
+    from retrieval.search.searcher import SearchParams
     from retrieval.service import NewsService
 
     if args.k < 4:

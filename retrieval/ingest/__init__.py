@@ -1,0 +1,7 @@
+"""Articles in: read them from files, pasted text or URLs, then chunk, embed and store them.
+
+- ``extract``: ``article_from_text``, ``articles_from_file``/``_path``/``_json``, ``parse_date``,
+  ``SUPPORTED_EXTENSIONS``.
+- ``fetch``: ``article_from_url`` (with the private-address guard).
+- ``pipeline``: ``Ingestor`` (dedupe, chunk, embed, write in a writer thread; ``reindex``).
+"""
