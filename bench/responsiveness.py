@@ -148,7 +148,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             gc.unfreeze()
 
         seed = sorted(DATA.glob("*.json"))[: args.seed]
-        await asyncio.to_thread(service.ingest, LIBRARY, service.read_paths(seed))
+        await service.add_articles(LIBRARY, await service.read_paths(seed))
         before = await service.stats(LIBRARY)
 
         defers: list[float] = []

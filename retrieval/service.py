@@ -1,4 +1,9 @@
-"""NewsService: the one object the CLI and the bot talk to. Async outside, blocking work in threads."""
+"""NewsService: the one object the command line, the evaluation and the bot talk to.
+
+Its surface is async; blocking work runs in worker threads. ``search`` and ``ingest`` are the two
+blocking steps underneath (what ``ask`` and the ``add_*`` methods run in those threads), public for
+the callers that time them directly: the evaluation and bench/.
+"""
 
 from __future__ import annotations
 
@@ -175,6 +180,7 @@ class NewsService:
         return text
 
     def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
+        """Ranked passages for ``query``. Blocking: ``ask`` runs it in a worker thread."""
         params = params or SearchParams(
             k=self.settings.top_k,
             per_article=self.settings.passages_per_article,
@@ -195,16 +201,20 @@ class NewsService:
 
     # -- articles ----------------------------------------------------------------------------
     def ingest(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
+        """Chunk, embed and store ``articles``. Blocking: the async methods run it in a worker thread."""
         return self.ingestor.ingest(validate_library(library), articles, progress)
 
-    def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
+    async def add_articles(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
+        return await asyncio.to_thread(self.ingest, library, articles, progress)
+
+    async def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
         """On an empty library, add the bundled sample articles (``data/``)."""
         seed = self.settings.seed_dir
-        if seed is None or not seed.is_dir() or self.store.count(library) > 0:
+        if seed is None or not seed.is_dir() or await self.count(library) > 0:
             return []
-        return self.ingest(library, self.read_paths([seed]), progress)
+        return await self.add_articles(library, await self.read_paths([seed]), progress)
 
-    def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
+    def _read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
         articles: list[Article] = []
         for path in paths:
             files = iter_article_files(path) if path.is_dir() else [path]
@@ -212,8 +222,11 @@ class NewsService:
                 articles.extend(articles_from_path(file, max_bytes=self.settings.max_article_bytes, **overrides))
         return articles
 
-    def read_url(self, url: str, **overrides: object) -> Article:
-        """Fetch and extract one article with the configured limits (blocking)."""
+    async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
+        """The articles in files and folders (every supported file under a folder)."""
+        return await asyncio.to_thread(self._read_paths, paths, **overrides)
+
+    def _read_url(self, url: str, **overrides: object) -> Article:
         s = self.settings
         return article_from_url(
             url,
@@ -224,15 +237,19 @@ class NewsService:
             **overrides,
         )
 
+    async def read_url(self, url: str, **overrides: object) -> Article:
+        """Fetch and extract one article with the configured limits."""
+        return await asyncio.to_thread(self._read_url, url, **overrides)
+
     async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
-        article = await asyncio.to_thread(self.read_url, url, title=title, publisher=publisher, published=published)
-        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+        article = await self.read_url(url, title=title, publisher=publisher, published=published)
+        return (await self.add_articles(library, [article]))[0]
 
     async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, url: str | None = None) -> IngestResult:
         article = article_from_text(
             text, title=title, url=url, publisher=publisher, published=published, max_bytes=self.settings.max_article_bytes
         )
-        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+        return (await self.add_articles(library, [article]))[0]
 
     async def add_file(self, library: str, filename: str, data: bytes, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, progress: Progress | None = None) -> list[IngestResult]:
         articles = await asyncio.to_thread(
@@ -244,33 +261,53 @@ class NewsService:
             publisher=publisher,
             published=published,
         )
-        return await asyncio.to_thread(self.ingest, library, articles, progress)
+        return await self.add_articles(library, articles, progress)
 
-    async def list_articles(self, library: str, *, offset: int = 0, limit: int = 10) -> tuple[list[ArticleSummary], int]:
+    # -- libraries ---------------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        """Names the Chroma instance the libraries live in (files derived from them are kept per instance)."""
+        return self.store.identity
+
+    async def list_articles(self, library: str, *, offset: int = 0, limit: int | None = 10) -> tuple[list[ArticleSummary], int]:
+        """Articles newest first, ``limit`` of them from ``offset`` (None: all), and how many there are."""
         rows = await asyncio.to_thread(self.store.articles, validate_library(library))
-        return rows[offset : offset + limit], len(rows)
+        return rows[offset : None if limit is None else offset + limit], len(rows)
+
+    async def count(self, library: str) -> int:
+        """Chunks in ``library`` (0 when it does not exist)."""
+        return await asyncio.to_thread(self.store.count, validate_library(library))
 
     async def remove(self, library: str, article_id: str) -> bool:
-        return await asyncio.to_thread(self.remove_sync, library, article_id)
+        def remove() -> bool:
+            ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
+            self.store.delete(library, ids)
+            return bool(ids)
 
-    def remove_sync(self, library: str, article_id: str) -> bool:
-        ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
-        self.store.delete(library, ids)
-        return bool(ids)
+        return await asyncio.to_thread(remove)
+
+    async def drop(self, library: str) -> None:
+        """Delete ``library`` and all its articles."""
+        await asyncio.to_thread(self.store.drop, validate_library(library))
 
     async def stats(self, library: str) -> LibraryStats:
-        return await asyncio.to_thread(self.stats_sync, library)
+        def stats() -> LibraryStats:
+            rows = self.store.articles(validate_library(library))
+            return LibraryStats(
+                library=library,
+                articles=len(rows),
+                chunks=sum(r.chunks for r in rows),
+                embedder=self.store.built_with(library) or self.embedder.name,
+            )
 
-    def stats_sync(self, library: str) -> LibraryStats:
-        rows = self.store.articles(validate_library(library))
-        return LibraryStats(
-            library=library,
-            articles=len(rows),
-            chunks=sum(r.chunks for r in rows),
-            embedder=self.store.built_with(library) or self.embedder.name,
-        )
+        return await asyncio.to_thread(stats)
 
-    def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
-        written = self.ingestor.reindex(validate_library(library), progress)
-        self.keyword_index(library).sync(force=True)
-        return written
+    async def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Rebuild ``library`` with the configured embedder; the number of chunks written."""
+
+        def reindex() -> int:
+            written = self.ingestor.reindex(validate_library(library), progress)
+            self.keyword_index(library).sync(force=True)
+            return written
+
+        return await asyncio.to_thread(reindex)

@@ -1,5 +1,6 @@
 """The keyword index is derived from Chroma and never disagrees with it for longer than one search."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -37,7 +38,7 @@ def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service
     service.ingest("default", articles)
     assert service.search("default", "Zephyrine turbines Quokkaville")  # arrays loaded
     removed = service.store.articles("default")[0].source
-    assert service.remove_sync("default", removed.article_id)
+    assert asyncio.run(service.remove("default", removed.article_id))
     hits = service.keyword_index("default").search("Zephyrine turbines", 50)
     left = set(service.store.ids("default"))
     assert hits and {h.chunk_id for h in hits} <= left
@@ -89,7 +90,7 @@ def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, 
         hits = b.search("shared", "Quokkaville turbines")
         assert hits and hits[0].source.title == "Zephyrine report 7"
         assert b.keyword_index("shared").chunk_ids() == set(a.store.ids("shared"))
-        assert a.remove_sync("shared", _article(7).id)
+        assert asyncio.run(a.remove("shared", _article(7).id))
         assert b.keyword_index("shared").search("Quokkaville", 5) == []
     finally:
         a.store.drop("shared")

@@ -3,6 +3,7 @@ fall back to the exact model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -101,7 +102,7 @@ def test_a_service_asking_with_the_int8_model_finds_the_articles_and_gates_unrel
 ):
     service = make_service(make_settings(tmp_path), int8, encoding, ingest_embedder=embedder)
     try:
-        service.ingest("main", service.read_paths([PROJECT_ROOT / "data"]))
+        service.ingest("main", asyncio.run(service.read_paths([PROJECT_ROOT / "data"])))
         titles = [a["title"] for a in _articles()]
         for question, title in zip(QUESTIONS, titles, strict=True):
             passages = service.search("main", question, SearchParams(k=3))

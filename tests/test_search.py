@@ -1,5 +1,6 @@
 """Hybrid search on the bundled articles, in a real Chroma."""
 
+import asyncio
 import threading
 
 import numpy as np
@@ -16,7 +17,7 @@ from tests.conftest import make_service, make_settings
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory, embedder, encoding):
     svc = make_service(make_settings(tmp_path_factory.mktemp("search"), seed_dir=PROJECT_ROOT / "data"), embedder, encoding)
-    svc.ensure_seeded("default")
+    asyncio.run(svc.ensure_seeded("default"))
     yield svc
     svc.close()
 

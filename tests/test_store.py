@@ -1,5 +1,6 @@
 """The store records which embedder built a library; another embedder is refused until reindexed."""
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -44,9 +45,9 @@ def test_opening_a_library_with_another_embedder_says_how_to_rebuild(settings, e
         other.search("default", "Penang factory")
     assert "newsbot reindex --library default" in str(err.value) and "all-MiniLM-L6-v2" in str(err.value)
 
-    written = other.reindex("default")
+    written = asyncio.run(other.reindex("default"))
     assert written == minilm.store.count("default") > 0
-    assert other.stats_sync("default").embedder == "hashing-64"
+    assert asyncio.run(other.stats("default")).embedder == "hashing-64"
     assert other.search("default", "Acme Penang factory")[0].source.title == ARTICLE.title
     with pytest.raises(EmbedderMismatchError):
         make_service(settings, embedder, encoding).search("default", "Penang")

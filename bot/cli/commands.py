@@ -93,7 +93,7 @@ def format_answer(answer: Answer) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = _service(settings)
     with progress_bar(console, "Adding the bundled articles") as update:
-        service.ensure_seeded(args.library, update)
+        asyncio.run(service.ensure_seeded(args.library, update))
     question = " ".join(args.question)
     stream = console.is_terminal and not args.no_stream
 
@@ -136,14 +136,14 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
             text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
             articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
         elif target.startswith(("http://", "https://")):
-            articles.append(service.read_url(target, **overrides))
+            articles.append(asyncio.run(service.read_url(target, **overrides)))
         else:
             path = Path(target)
             if not path.exists():
                 raise NewsbotError(f"No such file or folder: {target}")
-            articles.extend(service.read_paths([path], **overrides))
+            articles.extend(asyncio.run(service.read_paths([path], **overrides)))
     with progress_bar(console, "Adding articles") as update:
-        results = service.ingest(args.library, articles, update)
+        results = asyncio.run(service.add_articles(args.library, articles, update))
     _report(console, results)
     service.close()
     return 0
@@ -151,7 +151,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = _service(settings)
-    rows = service.store.articles(args.library)
+    rows, _ = asyncio.run(service.list_articles(args.library, limit=None))
     table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
     for r in rows:
         s = r.source
@@ -162,7 +162,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = _service(settings)
-    if service.remove_sync(args.library, args.article_id):
+    if asyncio.run(service.remove(args.library, args.article_id)):
         console.print(f"Removed {args.article_id}.")
         return 0
     console.print(f"No article {args.article_id} in library '{args.library}'.")
@@ -171,7 +171,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = _service(settings)
-    s = service.stats_sync(args.library)
+    s = asyncio.run(service.stats(args.library))
     console.print(f"library {s.library}: {s.articles} articles, {s.chunks} chunks, embedder {s.embedder}")
     return 0
 
@@ -179,7 +179,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) ->
 def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = _service(settings)
     with progress_bar(console, "Re-embedding chunks") as update:
-        written = service.reindex(args.library, update)
+        written = asyncio.run(service.reindex(args.library, update))
     console.print(f"Rebuilt library '{args.library}' with {service.embedder.name}: {written} chunks.")
     return 0
 

@@ -7,6 +7,7 @@ MRR@K look for any fact; FactRecall@K and AllFacts@K count every fact of a query
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -161,26 +162,26 @@ def _marker(settings: Settings, library: str, identity: str) -> Path:
     return settings.data_dir / "eval" / identity / f"{library}.json"
 
 
-def prepare_library(service, library: str, corpus: Path, progress: Callable[[int, int], None] | None = None) -> dict:
+async def prepare_library(service, library: str, corpus: Path, progress: Callable[[int, int], None] | None = None) -> dict:
     """Build ``library`` from the corpus unless it was built already with the same fingerprint."""
     settings = service.settings
     stamp = fingerprint(corpus, settings, service.embedder.name)
-    marker = _marker(settings, library, service.store.identity)
+    marker = _marker(settings, library, service.identity)
     try:
         recorded = json.loads(marker.read_text())
     except (OSError, ValueError):
         recorded = {}
-    if recorded.get("fingerprint") == stamp and recorded.get("chunks") == service.store.count(library) > 0:
+    if recorded.get("fingerprint") == stamp and recorded.get("chunks") == await service.count(library) > 0:
         return {**recorded, "reused": True}
     articles = load_corpus(corpus, max_article_bytes=settings.max_article_bytes)
-    service.store.drop(library)
+    await service.drop(library)
     started = time.perf_counter()
-    results = service.ingest(library, articles, progress)
+    results = await service.add_articles(library, articles, progress)
     seconds = time.perf_counter() - started
     info = {
         "fingerprint": stamp,
         "articles": len({r.article_id for r in results}),
-        "chunks": service.store.count(library),
+        "chunks": await service.count(library),
         "ingest_seconds": round(seconds, 2),
     }
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +214,7 @@ def run_multihop_command(args, settings: Settings, console) -> int:
     service = NewsService.from_settings(settings)
     try:
         with progress_bar(console, "Ingesting the corpus") as update:
-            library_info = prepare_library(service, args.library, args.corpus, update)
+            library_info = asyncio.run(prepare_library(service, args.library, args.corpus, update))
         params = SearchParams(k=args.k, per_article=settings.passages_per_article, min_similarity=None)
         scores, latencies = evaluate(service, args.library, queries, args.k, params)
     finally:
