@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [q.query for q in load_queries(args.queries, limit=args.limit)]
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
     log(f"building/reusing the corpus library in {args.data_dir} ...")
-    info = prepare_library(service, BASE, args.corpus)
+    info = asyncio.run(prepare_library(service, BASE, args.corpus))
     out: dict = {"settings": {"top_k": settings.top_k, "chunk_tokens": settings.chunk_tokens}, "corpus_library": info}
     out["corpus"] = latencies(service, BASE, questions)
     loaded = getattr(service.embedder, "loaded_from", None)

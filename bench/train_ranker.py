@@ -19,6 +19,7 @@ in-sample figure (the model has seen those queries).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, QUERIES  # noqa: E402
-from retrieval.eval.multihop import aggregate, load_queries, prepare_library, score_query, squash  # noqa: E402
+from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
+from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
 from retrieval.search.features import FEATURES, feature_matrix  # noqa: E402
 from retrieval.search.searcher import SearchParams  # noqa: E402
 from retrieval.search.trees import RANKER_MODEL  # noqa: E402
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     service = NewsService.from_settings(settings)
     started = time.perf_counter()
     try:
-        prepare_library(service, args.library, args.corpus)
+        asyncio.run(prepare_library(service, args.library, args.corpus))
         queries = load_queries(args.queries, limit=args.limit)
         params = SearchParams(k=K, per_article=PER_ARTICLE, min_similarity=None)
         x, y, owner, texts, articles = collect(service, args.library, queries, params)

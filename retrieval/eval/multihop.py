@@ -1,9 +1,6 @@
-"""`newsbot eval multihop`: MultiHop-RAG retrieval quality through the product's own ingest and search.
-
-Metrics follow the benchmark's ``retrieval_evaluate.py``: a retrieved passage "holds" a gold fact
-when the fact, whitespace removed, is a substring of the passage, whitespace removed. Hits@K and
-MRR@K look for any fact; FactRecall@K and AllFacts@K count every fact of a query.
-"""
+"""MultiHop-RAG retrieval quality through the product's own ingest and search: the benchmark's
+files read, its corpus built into a throw-away library (reused while nothing that shapes the
+chunks changed), every query searched and scored (``retrieval.eval.scores``), and the report."""
 
 from __future__ import annotations
 
@@ -12,108 +9,23 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from retrieval.errors import InputError
+from retrieval.eval.report import build_report
+from retrieval.eval.scores import EvalQuery, QueryScore, score_query
 from retrieval.ingest.extract import articles_from_json
 from retrieval.models import Article
+from retrieval.search.searcher import SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
 
-QUESTION_TYPES = ("comparison_query", "inference_query", "temporal_query")
+if TYPE_CHECKING:
+    from retrieval.service import NewsService
+
 # Code whose change alters the chunks a corpus becomes: a cached eval library built before is stale.
 _CHUNK_CODE = ("retrieval/text/chunking.py", "retrieval/models.py", "retrieval/ingest/pipeline.py")
-
-
-@dataclass(frozen=True)
-class EvalQuery:
-    qid: int
-    query: str
-    question_type: str
-    facts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class QueryScore:
-    """One query's result: rank (1-based) of the first passage holding each fact, None when absent."""
-
-    question_type: str
-    fact_ranks: tuple[int | None, ...]
-    map_sum: float  # the benchmark's average-precision numerator
-
-    def hit(self, k: int) -> bool:
-        return any(r is not None and r <= k for r in self.fact_ranks)
-
-    def reciprocal_rank(self, k: int) -> float:
-        ranks = [r for r in self.fact_ranks if r is not None and r <= k]
-        return 1.0 / min(ranks) if ranks else 0.0
-
-    def fact_recall(self, k: int) -> float:
-        return sum(1 for r in self.fact_ranks if r is not None and r <= k) / len(self.fact_ranks)
-
-    def all_facts(self, k: int) -> bool:
-        return all(r is not None and r <= k for r in self.fact_ranks)
-
-
-@dataclass(frozen=True)
-class Metrics:
-    queries: int
-    hits4: float
-    hits_k: float
-    mrr_k: float
-    map_k: float
-    fact_recall_k: float
-    all_facts_k: float
-
-
-def squash(text: str) -> str:
-    """The benchmark's comparison form: all whitespace removed."""
-    return "".join(text.split())
-
-
-def score_query(question_type: str, facts: Sequence[str], passages: Sequence[str], k: int = 10) -> QueryScore:
-    """Ranks of the first of ``passages[:k]`` holding each (distinct) fact, and the MAP numerator."""
-    gold = list(dict.fromkeys(squash(f) for f in facts if squash(f)))
-    if not gold:
-        raise ValueError("a query needs at least one non-empty fact")
-    ranks: dict[str, int] = {}
-    map_sum = 0.0
-    for rank, text in enumerate(passages[:k], start=1):
-        flat = squash(text)
-        new = [g for g in gold if g not in ranks and g in flat]
-        for g in new:
-            ranks[g] = rank
-        if any(g in flat for g in gold):
-            map_sum += len(new) / rank  # retrieval_evaluate.py: newly found facts / rank
-    return QueryScore(question_type, tuple(ranks.get(g) for g in gold), map_sum)
-
-
-def aggregate(scores: Sequence[QueryScore], k: int = 10) -> Metrics:
-    n = len(scores)
-    if n == 0:
-        return Metrics(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-
-    def mean(values) -> float:
-        return sum(values) / n
-
-    return Metrics(
-        queries=n,
-        hits4=mean(s.hit(4) for s in scores),
-        hits_k=mean(s.hit(k) for s in scores),
-        mrr_k=mean(s.reciprocal_rank(k) for s in scores),
-        map_k=mean(s.map_sum / min(len(s.fact_ranks), k) for s in scores),
-        fact_recall_k=mean(s.fact_recall(k) for s in scores),
-        all_facts_k=mean(s.all_facts(k) for s in scores),
-    )
-
-
-def by_type(scores: Sequence[QueryScore], k: int = 10) -> dict[str, Metrics]:
-    """Metrics per question type (in the benchmark's order, then any others), then ``overall``."""
-    types = [t for t in QUESTION_TYPES if any(s.question_type == t for s in scores)]
-    types += sorted({s.question_type for s in scores} - set(types))
-    out = {t: aggregate([s for s in scores if s.question_type == t], k) for t in types}
-    out["overall"] = aggregate(scores, k)
-    return out
 
 
 # -- reading the benchmark's files -----------------------------------------------------------
@@ -162,7 +74,7 @@ def _marker(settings: Settings, library: str, identity: str) -> Path:
     return settings.data_dir / "eval" / identity / f"{library}.json"
 
 
-async def prepare_library(service, library: str, corpus: Path, progress: Callable[[int, int], None] | None = None) -> dict:
+async def prepare_library(service: NewsService, library: str, corpus: Path, progress: Callable[[int, int], None] | None = None) -> dict:
     """Build ``library`` from the corpus unless it was built already with the same fingerprint."""
     settings = service.settings
     stamp = fingerprint(corpus, settings, service.embedder.name)
@@ -189,7 +101,7 @@ async def prepare_library(service, library: str, corpus: Path, progress: Callabl
     return {**info, "reused": False}
 
 
-def evaluate(service, library: str, queries: Sequence[EvalQuery], k: int, params) -> tuple[list[QueryScore], list[float]]:
+def evaluate(service: NewsService, library: str, queries: Sequence[EvalQuery], k: int, params: SearchParams) -> tuple[list[QueryScore], list[float]]:
     """Every query through ``service.search``; returns scores and per-query latencies (seconds)."""
     scores, latencies = [], []
     for q in queries:
@@ -200,31 +112,25 @@ def evaluate(service, library: str, queries: Sequence[EvalQuery], k: int, params
     return scores, latencies
 
 
-def run_multihop_command(args, settings: Settings, console) -> int:
-    from bot.cli.commands import progress_bar
-    from retrieval.eval.report import build_report, print_report
-    from retrieval.search.searcher import SearchParams
-    from retrieval.service import NewsService
-
-    if args.k < 4:
+def checked_queries(path: Path, *, k: int, limit: int | None = None) -> list[EvalQuery]:
+    """The queries to evaluate, refusing a ``k`` below 4 and a file without any query with evidence."""
+    if k < 4:
         raise InputError("--k must be at least 4 (Hits@4 is always reported).")
-    queries = load_queries(args.queries, limit=args.limit)
+    queries = load_queries(path, limit=limit)
     if not queries:
-        raise InputError(f"No queries with evidence in {args.queries}.")
-    service = NewsService.from_settings(settings)
-    try:
-        with progress_bar(console, "Ingesting the corpus") as update:
-            library_info = asyncio.run(prepare_library(service, args.library, args.corpus, update))
-        params = SearchParams(k=args.k, per_article=settings.passages_per_article, min_similarity=None)
-        scores, latencies = evaluate(service, args.library, queries, args.k, params)
-    finally:
-        service.close()
-    report = build_report(
-        scores, latencies, k=args.k, settings=settings, params=asdict(params), library=library_info,
-        embedder=service.embedder.description, corpus=args.corpus, reranked=settings.rerank and params.rerank,
+        raise InputError(f"No queries with evidence in {path}.")
+    return queries
+
+
+async def run_multihop(
+    service: NewsService, queries: Sequence[EvalQuery], *, corpus: Path, library: str, library_info: dict, k: int
+) -> dict:
+    """Search every query in ``library`` (built by ``prepare_library``, which gave ``library_info``)
+    and return the report."""
+    settings = service.settings
+    params = SearchParams(k=k, per_article=settings.passages_per_article, min_similarity=None)
+    scores, latencies = await asyncio.to_thread(evaluate, service, library, queries, k, params)
+    return build_report(
+        scores, latencies, k=k, settings=settings, params=asdict(params), library=library_info,
+        embedder=service.embedder.description, corpus=corpus, reranked=settings.rerank and params.rerank,
     )
-    if args.json:
-        console.out(json.dumps(report, indent=2), highlight=False)
-    else:
-        print_report(console, report)
-    return 0

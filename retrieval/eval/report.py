@@ -1,4 +1,5 @@
-"""The `newsbot eval multihop` report: a table per question type and overall, beside the paper's best."""
+"""The MultiHop-RAG report as data: metrics per question type and overall, the paper's best beside
+them, the settings and the library used, and search latency. ``newsbot eval multihop`` prints it."""
 
 from __future__ import annotations
 
@@ -6,10 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from retrieval.eval.multihop import Metrics, QueryScore, by_type
+from retrieval.eval.scores import Metrics, QueryScore, by_type
 from retrieval.settings import Settings
 
 PAPER_SYSTEM = "voyage-02 + bge-reranker-large"
@@ -93,43 +91,3 @@ def build_report(
             "p95": round(_percentile(latencies, 0.95) * 1000, 1),
         },
     }
-
-
-def print_report(console: Console, report: dict) -> None:
-    k = report["k"]
-    names = [n for f, n in metric_names(k).items() if f != "map_k"]  # MAP@10 is in the JSON
-    table = Table(title=f"MultiHop-RAG retrieval (k={k})", box=None, pad_edge=False)
-    table.add_column("question type")
-    table.add_column("n", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
-    rows = report["metrics"]
-    for kind, values in rows.items():
-        label = kind.removesuffix("_query")
-        style = "bold" if kind == "overall" else None
-        table.add_row(label, str(values["queries"]), *(f"{values[n]:.4f}" for n in names), style=style)
-    best = report.get("paper_best")
-    if best:
-        tens = [n for f, n in metric_names(10).items() if f != "map_k"]
-        cells = [f"{best[n]:.4f}" if n in best and k == 10 else "—" for n in tens]
-        table.add_row("paper best*", "", *cells, style="dim")
-    console.print(table)
-    if best:
-        console.print(f"* {best['system']}: the best retrieval in MultiHop-RAG (Tang & Yang 2024), Table 5", highlight=False, markup=False)
-    lib, s = report["library"], report["settings"]
-    if s.get("reranked"):
-        console.print(
-            "Re-ranked by retrieval/search/ranker.json, which bench/train_ranker.py trains on MultiHop-RAG's development "
-            "split: on those queries these figures are in-sample. Its cross-validated figures (articles unseen in "
-            "training) are lower; bench/RESULTS.md has both.",
-            highlight=False,
-            markup=False,
-        )
-    how = "reused" if lib.get("reused") else f"built in {lib.get('ingest_seconds', 0):.1f} s"
-    console.print(
-        f"library: {lib.get('articles')} articles, {lib.get('chunks')} chunks ({how}); embedder {s['embedder']}, "
-        f"chunks {s['chunk_tokens']}/{s['chunk_overlap']} tokens; search p50 {report['latency_ms']['p50']} ms, "
-        f"p95 {report['latency_ms']['p95']} ms",
-        highlight=False,
-        markup=False,
-    )
