@@ -8,16 +8,18 @@ from collections.abc import AsyncIterator, Sequence
 import openai
 import pytest
 
-from retrieval.errors import LLMError
-from retrieval.answer.llm import (
-    ChatModel,
-    Delta,
+from retrieval.errors import (
     LLMAuthError,
     LLMBadResponse,
+    LLMError,
     LLMRateLimited,
     LLMRequestRejected,
     LLMServerError,
     LLMTimeout,
+)
+from retrieval.answer.llm import (
+    ChatModel,
+    Delta,
     Message,
     Restart,
     RetryPolicy,

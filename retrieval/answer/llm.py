@@ -1,8 +1,5 @@
-"""Chat models: one abstract streaming method, the errors they raise, and retries.
-
-Errors raised here carry messages built by us (never the provider's text, which can echo
-request details), and are raised ``from None`` so a logged traceback cannot leak them either.
-"""
+"""Chat models: one abstract streaming method, and retries of the errors they raise
+(``retrieval.errors``: LLMTimeout, LLMRateLimited, ... each says whether a retry may help)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, TypedDict
+from typing import Literal, TypedDict
 
 from retrieval.errors import LLMError
 
@@ -22,56 +19,6 @@ log = logging.getLogger(__name__)
 class Message(TypedDict):
     role: Literal["system", "user", "assistant"]
     content: str
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class LLMTimeout(LLMError):
-    retryable: ClassVar[bool] = True
-    reason = "timed out"
-
-
-class LLMRateLimited(LLMError):
-    retryable: ClassVar[bool] = True
-    reason = "rate limited"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.retry_after = retry_after
-
-
-class LLMServerError(LLMError):
-    retryable: ClassVar[bool] = True
-
-    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.reason = f"server error {status}" if status else "unreachable"
-
-
-class LLMBadResponse(LLMError):
-    retryable: ClassVar[bool] = True
-    reason = "broken reply"
-
-
-class LLMAuthError(LLMError):
-    retryable: ClassVar[bool] = False
-    reason = "API key refused"
-
-
-class LLMRequestRejected(LLMError):
-    """Another 4xx (unknown model, bad parameter): retrying would not help."""
-
-    retryable: ClassVar[bool] = False
-
-    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.reason = f"request rejected ({status})"
-
-
-# --------------------------------------------------------------------------- models
 
 
 class ChatModel(ABC):

@@ -11,7 +11,7 @@ import openai
 
 from retrieval.embed.base import Embedder
 from retrieval.errors import LLMError
-from retrieval.answer.openai_chat import llm_error_from_openai
+from retrieval.openai_errors import llm_error_from_openai
 
 if TYPE_CHECKING:
     import tiktoken
