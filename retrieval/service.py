@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer.answerer import AnswerEvent, Answerer, AnswerStatus
+from retrieval.answer.answerer import AnswerEvent, Answerer, AnswerStatus, Stage
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
 from retrieval.errors import InputError
@@ -192,7 +192,7 @@ class NewsService:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
         validate_library(library)
-        yield AnswerStatus("Searching the articles…")
+        yield AnswerStatus(Stage.SEARCHING)
         # A follow-up ("and when was that?") is searched together with the turns before it.
         query = " ".join([q for q, _ in history[-2:]] + [text])
         passages = await asyncio.to_thread(self.search, library, query)

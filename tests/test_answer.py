@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tiktoken
 
+from bot.render import status_text
 from retrieval.answer.answerer import (
     NO_LLM_NOTE,
     TOO_LONG_NOTE,
@@ -243,7 +244,7 @@ async def test_llm_failure_falls_back_to_extractive_with_note(make_answerer, ser
     server.server_error(500)
     server.server_error(500)
     events = await events_of(make_answerer(retries=1), "Who organised the visit?", [VISIT_0, CITY_0])
-    statuses = [e.text for e in events if isinstance(e, AnswerStatus)]
+    statuses = [status_text(e) for e in events if isinstance(e, AnswerStatus)]
     assert any("retrying (1/1)" in s for s in statuses)
     answer = events[-1].answer
     assert answer.mode is AnswerMode.EXTRACTIVE

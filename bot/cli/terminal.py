@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from bot.render import status_text
 from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.models import Answer, IngestResult
 
@@ -45,7 +46,7 @@ async def show_stream(console: Console, events: AsyncIterable[object], *, live: 
     with Live(Text(""), console=console, transient=True, auto_refresh=False, redirect_stdout=False) as view:
         async for event in events:
             if isinstance(event, AnswerStatus):
-                status = event.text
+                status = status_text(event)
             elif isinstance(event, AnswerDelta):
                 partial += event.text
             elif isinstance(event, AnswerReset):

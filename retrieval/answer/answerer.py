@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import Enum
 
 import tiktoken
 
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 NO_LLM_NOTE = "No LLM is configured, so this answer quotes the articles directly."
 TOO_LONG_NOTE = "The question is too long for the language model's context, so this answer quotes the articles directly."
-_RETRY_STATUS = {"rate limited": "The model is busy", "timed out": "The model is slow to answer"}
 _MIN_TRUNCATED_TOKENS = 24
 
 
@@ -36,9 +36,24 @@ def unavailable_note(reason: str) -> str:
     return f"The language model is unavailable right now ({reason}), so this answer quotes the articles directly."
 
 
+class Stage(Enum):
+    """What the answer is waiting for; front ends put it into words."""
+
+    SEARCHING = "searching"  # the library is being searched
+    WRITING = "writing"  # the language model is writing
+    QUOTING = "quoting"  # sentences are being picked from the articles (no model, or it failed)
+    RETRYING = "retrying"  # the model's attempt failed and it is asked again
+
+
 @dataclass(frozen=True)
 class AnswerStatus:
-    text: str
+    """A change of stage. RETRYING says why the attempt failed (an ``LLMError`` reason such as
+    "rate limited" or "timed out"), which retry this is and how many there may be."""
+
+    stage: Stage
+    reason: str | None = None
+    attempt: int = 0
+    max_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,14 +182,14 @@ class Answerer:
             yield AnswerDone(not_found())
             return
         if self._chat is None:
-            yield AnswerStatus("Quoting the articles…")
+            yield AnswerStatus(Stage.QUOTING)
             yield AnswerDone(await self._extractive(question, passages, NO_LLM_NOTE))
             return
         prompt = self.build_prompt(question, passages, history)
         if prompt is None:
             yield AnswerDone(await self._extractive(question, passages, TOO_LONG_NOTE))
             return
-        yield AnswerStatus("Writing the answer…")
+        yield AnswerStatus(Stage.WRITING)
         parts: list[str] = []
         try:
             async for event in stream_with_retries(self._chat, prompt.messages, self._retry, sleep=self._sleep):
@@ -185,13 +200,12 @@ class Answerer:
                     if parts:
                         parts.clear()
                         yield AnswerReset()
-                    lead = _RETRY_STATUS.get(event.reason, "The model's reply failed")
-                    yield AnswerStatus(f"{lead}, retrying ({event.attempt}/{self._retry.max_retries})…")
+                    yield AnswerStatus(Stage.RETRYING, event.reason, event.attempt, self._retry.max_retries)
         except LLMError as exc:
             log.warning("language model failed after retries: %s", type(exc).__name__)
             if parts:
                 yield AnswerReset()
-            yield AnswerStatus("Quoting the articles…")
+            yield AnswerStatus(Stage.QUOTING)
             reason = getattr(exc, "reason", "error")
             yield AnswerDone(await self._extractive(question, passages, unavailable_note(reason)))
             return
