@@ -14,12 +14,12 @@ from discord.gateway import DiscordWebSocket
 
 from bot.errors import RedactSecrets
 from retrieval.errors import NewsbotError
-from retrieval.settings import Settings
+from bot.settings import BotSettings
 
 _log = logging.getLogger("bot.runner")
 
 
-def configure_endpoints(settings: Settings) -> None:
+def configure_endpoints(settings: BotSettings) -> None:
     """Point discord.py at another REST base / gateway (a proxy or a test server) when set.
     Process-wide; restoring the defaults is the caller's business."""
     if settings.discord_api_base:
@@ -28,12 +28,12 @@ def configure_endpoints(settings: Settings) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-def _secrets(settings: Settings) -> list[str]:
+def _secrets(settings: BotSettings) -> list[str]:
     values = [settings.discord_token, settings.llm_api_key]
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def setup_logging(settings: Settings) -> None:
+def setup_logging(settings: BotSettings) -> None:
     root = logging.getLogger()
     if not root.handlers:
         discord.utils.setup_logging(level=logging.INFO, root=True)
@@ -42,7 +42,7 @@ def setup_logging(settings: Settings) -> None:
         handler.addFilter(redact)
 
 
-async def _serve(settings: Settings, token: str) -> int:
+async def _serve(settings: BotSettings, token: str) -> int:
     with contextlib.ExitStack() as stack:
         local_server = None
         if not settings.chroma_host and settings.bot_chroma == "child":
@@ -54,7 +54,7 @@ async def _serve(settings: Settings, token: str) -> int:
         return await _serve_with(settings, token, local_server)
 
 
-async def _serve_with(settings: Settings, token: str, local_server: tuple[str, int] | None) -> int:
+async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str, int] | None) -> int:
     from bot.app import build_bot
     from bot.votes import VoteStore
     from retrieval.service import NewsService
@@ -101,7 +101,7 @@ async def _serve_with(settings: Settings, token: str, local_server: tuple[str, i
     return 0
 
 
-def run(settings: Settings) -> int:
+def run(settings: BotSettings) -> int:
     """Run the bot until it is stopped; the process exit code."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)

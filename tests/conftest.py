@@ -6,11 +6,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from retrieval.store.chroma_server import chroma_child
 from retrieval.settings import PROJECT_ROOT, Settings
+
+S = TypeVar("S", bound=Settings)
 from retrieval.text.tokens import use_offline_cache
 
 OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
@@ -52,10 +55,11 @@ def encoding():
     return get_encoding()
 
 
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+def make_settings(tmp_path: Path, kind: type[S] = Settings, /, **overrides: object) -> S:
+    """Settings of ``kind`` (BotSettings for the bot) in ``tmp_path``, ignoring any ``.env`` file."""
     values: dict[str, object] = {"data_dir": tmp_path / "newsbot", "seed_dir": None, "offline_dir": OFFLINE_DIR}
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return kind(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, EmbedderMismatchError
 from retrieval.models import Article, Chunk, Source
+from bot.settings import load_bot_settings
 from retrieval.settings import PROJECT_ROOT, load_settings
 from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
 from tests.conftest import make_service
@@ -64,7 +65,7 @@ def test_settings_errors_are_one_line(monkeypatch):
 def test_secrets_are_not_shown_in_settings(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     monkeypatch.setenv("DISCORD_TOKEN", "discord-very-secret")
-    settings = load_settings(_env_file=None)
+    settings = load_bot_settings(_env_file=None)
     assert settings.llm_configured
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
 

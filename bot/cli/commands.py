@@ -19,6 +19,7 @@ from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_str
 from retrieval.errors import NewsbotError
 from retrieval.ingest.extract import article_from_text, decode_text
 from retrieval.models import Article
+from bot.settings import BotSettings
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console) -> int:
     from bot.runner import run  # imported here: discord.py loads only for this command
 
     return run(settings)

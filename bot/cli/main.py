@@ -10,7 +10,8 @@ from rich.console import Console
 
 from bot.cli import commands
 from retrieval.errors import ConfigError, NewsbotError
-from retrieval.settings import Settings, load_settings
+from bot.settings import load_bot_settings
+from retrieval.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
     try:
-        settings = load_settings()
+        settings = load_bot_settings()  # every command checks the whole configuration once
         return HANDLERS[args.command](args, settings, Console())
     except ConfigError as exc:
         err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)

@@ -19,7 +19,7 @@ from bot.protocols import AnswerService
 from bot.render import render_ingest
 from retrieval.errors import InputError
 from retrieval.models import IngestResult
-from retrieval.settings import Settings
+from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 FILE_TYPES = (".txt", ".md", ".html", ".htm", ".json")
@@ -75,7 +75,7 @@ class ProgressMessage:
 
 
 class AddCog(NewsCog, name="Add"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: Settings) -> None:
+    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings
