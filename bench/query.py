@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.models import Source  # noqa: E402
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings(data_dir=args.data_dir, seed_dir=None, llm_disabled=True)
+    use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
     service = NewsService.from_settings(settings)
     questions = [q.query for q in load_queries(args.queries, limit=args.limit)]
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))

@@ -45,7 +45,8 @@ from retrieval.store.chroma_server import chroma_child  # noqa: E402
 from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
 from retrieval.embed.question_model import Int8Copy  # noqa: E402
-from retrieval.text.tokens import get_encoding, use_offline_cache  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from retrieval.text.tokens import get_encoding  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
@@ -106,7 +107,7 @@ def heap_census(top: int = 8) -> dict:
 
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
-    use_offline_cache(None, OFFLINE_DIR)
+    use_offline_tiktoken_cache(None, OFFLINE_DIR)
     # questions: as NewsService.from_settings, the int8 copy unless --question-model exact
     derive = Int8Copy(args.cache_dir) if args.question_model == "int8" else None
     embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads, derive=derive)

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bench.measure import CORPUS, QUERIES  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from retrieval.search.trees import TreeEnsemble
 
     settings = load_settings(rerank=False)  # candidates come from the fused search either way
+    use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
     service = NewsService.from_settings(settings)
     started = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ _log = logging.getLogger("bot.runner")
 
 def configure_endpoints(settings: BotSettings) -> None:
     """Point discord.py at another REST base / gateway (a proxy or a test server) when set.
-    Process-wide; restoring the defaults is the caller's business."""
+    Process-wide (class attributes of discord.py): the entry point calls it once, before ``run``."""
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
@@ -102,12 +102,12 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
 
 
 def run(settings: BotSettings) -> int:
-    """Run the bot until it is stopped; the process exit code."""
+    """Run the bot until it is stopped; the process exit code. Endpoints other than Discord's
+    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``)."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
         return 2
     setup_logging(settings)
-    configure_endpoints(settings)
     try:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:

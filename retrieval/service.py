@@ -29,7 +29,7 @@ from retrieval.answer.prompts import PromptSet
 from retrieval.search.searcher import Ranker, Searcher, SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.store.chroma import ChromaStore, validate_library
-from retrieval.text.tokens import get_encoding, use_offline_cache
+from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]
 
@@ -112,7 +112,6 @@ class NewsService:
     def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
         """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
         used instead of opening that folder in this process."""
-        use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings, questions=True)

@@ -10,11 +10,11 @@ from typing import TypeVar
 
 import pytest
 
+from bot.cli.main import use_offline_tiktoken_cache
 from retrieval.store.chroma_server import chroma_child
 from retrieval.settings import PROJECT_ROOT, Settings
 
 S = TypeVar("S", bound=Settings)
-from retrieval.text.tokens import use_offline_cache
 
 OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
 _OWN_CACHE = pytest.StashKey[str]()  # the derived-model folder this run created (removed at the end)
@@ -22,7 +22,7 @@ SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT",
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    use_offline_cache(None, OFFLINE_DIR)
+    use_offline_tiktoken_cache(None, OFFLINE_DIR)  # as the `newsbot` entry point does
     # Derived models (the int8 question model) go to a folder of this run, not the user's ~/.cache;
     # set in the environment so `newsbot` processes started by the tests use it too.
     if "NEWSBOT_CACHE_DIR" not in os.environ:

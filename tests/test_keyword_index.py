@@ -105,9 +105,10 @@ CRASHING_WRITER = textwrap.dedent(
     from retrieval.models import Article
     from tests.conftest import make_service, make_settings
     from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.text.tokens import get_encoding, use_offline_cache
+    from bot.cli.main import use_offline_tiktoken_cache
+    from retrieval.text.tokens import get_encoding
     from pathlib import Path
-    use_offline_cache(None, Path(sys.argv[2]))
+    use_offline_tiktoken_cache(None, Path(sys.argv[2]))
     emb = MiniLMEmbedder(resolve_model_dir(None, Path(sys.argv[2])))
     svc = make_service(make_settings(Path(sys.argv[1])), emb, get_encoding())
     ingestor = Ingestor(svc.store, emb, get_encoding(), batch_chunks=1)  # one Chroma write per article

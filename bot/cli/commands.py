@@ -111,6 +111,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
 
 
 def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console) -> int:
-    from bot.runner import run  # imported here: discord.py loads only for this command
+    from bot.runner import configure_endpoints, run  # imported here: discord.py loads only for this command
 
+    configure_endpoints(settings)  # process-wide: discord.py's REST base and gateway, when set
     return run(settings)

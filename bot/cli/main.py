@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from bot.cli import commands
 from retrieval.errors import ConfigError, NewsbotError
 from bot.settings import load_bot_settings
 from retrieval.settings import Settings
+from retrieval.text.tokens import offline_cache_dir
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 
@@ -70,12 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_offline_tiktoken_cache(explicit: Path | None, offline_dir: Path | None) -> None:
+    """Process-wide: tiktoken finds its cached encodings through TIKTOKEN_CACHE_DIR, so point it at
+    the configured folder, or at the offline one (``offline_dir/tiktoken-cache``)."""
+    folder = offline_cache_dir(explicit, offline_dir)
+    if folder is not None:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every NewsbotError becomes one clear line on stderr."""
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
     try:
         settings = load_bot_settings()  # every command checks the whole configuration once
+        use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         return HANDLERS[args.command](args, settings, Console())
     except ConfigError as exc:
         err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)

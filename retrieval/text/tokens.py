@@ -13,19 +13,17 @@ from retrieval.errors import ConfigError
 ENCODING_NAME = "cl100k_base"
 
 
-def use_offline_cache(explicit: Path | None, offline_dir: Path | None) -> None:
-    """Point tiktoken at a cache folder: the explicit setting, else ``offline_dir/tiktoken-cache``.
-
-    With neither, tiktoken keeps its normal behaviour (download once, then cache).
-    """
+def offline_cache_dir(explicit: Path | None, offline_dir: Path | None) -> Path | None:
+    """The folder tiktoken should read its encodings from (tiktoken takes it from the
+    TIKTOKEN_CACHE_DIR environment variable, which the entry point sets): the explicit setting,
+    else ``offline_dir/tiktoken-cache`` when it exists and the environment names no folder yet.
+    None: tiktoken keeps its normal behaviour (download once, then cache)."""
     if explicit is not None:
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(explicit)
-        return
+        return explicit
     if "TIKTOKEN_CACHE_DIR" in os.environ or offline_dir is None:
-        return
+        return None
     candidate = offline_dir / "tiktoken-cache"
-    if candidate.is_dir():
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(candidate.resolve())
+    return candidate.resolve() if candidate.is_dir() else None
 
 
 @lru_cache(maxsize=4)
