@@ -32,6 +32,8 @@ from retrieval.store.chroma import ChromaStore, validate_library
 from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]
+# Earlier questions of a conversation searched together with a follow-up (the latest ones).
+SEARCHED_TURNS = 2
 
 
 def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
@@ -193,7 +195,7 @@ class NewsService:
         validate_library(library)
         yield AnswerStatus(Stage.SEARCHING)
         # A follow-up ("and when was that?") is searched together with the turns before it.
-        query = " ".join([q for q, _ in history[-2:]] + [text])
+        query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [text])
         passages = await asyncio.to_thread(self.search, library, query)
         async for event in self.answerer.stream(text, passages, history):
             yield event

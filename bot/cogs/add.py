@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import date
 from pathlib import PurePath
 
 import discord
@@ -18,20 +17,11 @@ from bot.permissions import library_for, require_manager
 from bot.protocols import AnswerService
 from bot.render import render_ingest
 from retrieval.errors import InputError
+from retrieval.ingest.extract import SUPPORTED_EXTENSIONS, published_date
 from retrieval.models import IngestResult
 from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
-FILE_TYPES = (".txt", ".md", ".html", ".htm", ".json")
-
-
-def parse_published(value: str | None) -> date | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(f"“{value}” is not a date.", hint="Write the publication date as YYYY-MM-DD.") from None
 
 
 class ProgressMessage:
@@ -104,10 +94,10 @@ class AddCog(NewsCog, name="Add"):
         require_manager(interaction, self.settings.discord_admin_role)
         if sum(x is not None for x in (url, text, file)) != 1:
             raise InputError("Give exactly one of url, text or file.")
-        when = parse_published(published)
+        when = published_date(published)
         if file is not None:
             suffix = PurePath(file.filename).suffix.lower()
-            if suffix not in FILE_TYPES:
+            if suffix not in SUPPORTED_EXTENSIONS:
                 raise InputError(
                     f"I can't read {suffix or 'extension-less'} files.", hint="Attach a .txt, .md, .html or .json file."
                 )

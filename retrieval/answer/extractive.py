@@ -15,22 +15,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.text.chunking import split_sentences
+from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
 from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
 from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
 
 MIN_WORDS = 5
-_STOP = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
-    once only or other our ours out over own same she should so some such than that the their theirs them then
-    there these they this those through to too under until up very was we were what when where which while who
-    whom why will with would you your yours tell say said says also did does anything something know""".split()
-)
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|\d{1,2}\s+may|may\s+\d{1,2}|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-_DATE = re.compile(rf"\b(?:(?:19|20)\d\d|{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+
+
+def _month_pattern(month: str) -> str:
+    """``jan(?:uary)?`` and so on; "may" only beside a day number (it is a common word), and
+    September also as "sept"."""
+    if month == "may":
+        return r"\d{1,2}\s+may|may\s+\d{1,2}"
+    if month == "september":
+        return r"sep(?:t(?:ember)?)?"
+    return f"{month[:3]}(?:{month[3:]})?"
+
+
+_MONTH_WORDS = "|".join(_month_pattern(m) for m in MONTHS)
+_DATE = re.compile(rf"\b(?:(?:19|20)\d\d|{_MONTH_WORDS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 _NUMBER = re.compile(r"\d")
 # A sentence that names a person: an honorific or a role ("Mr. Loh", "Consul General", "chief executive").
 _PERSON = re.compile(
@@ -41,31 +45,13 @@ _PERSON = re.compile(
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text)
-
-
-def content_words(text: str) -> list[str]:
-    out = []
-    for word in words(text):
-        low = re.sub(r"['’]s$", "", word.lower())
-        if low not in _STOP and (len(low) > 1 or low.isdigit()):
-            out.append(low)
-    return out
-
-
-def _stem(word: str) -> str:
-    """Crude stem for half-credit matches: "industries" ~ "industrial", "visited" ~ "visitors"."""
-    return word[:5] if len(word) > 5 else word
-
-
 def _norm(text: str) -> str:
-    return " ".join(w.lower() for w in words(text))
+    return " ".join(w.lower() for w in sentence_words(text))
 
 
 def _usable(sentence: str, source: Source) -> bool:
     """Skip short bits, headline or caption fragments and sentences cut at a chunk's start."""
-    count = len(words(sentence))
+    count = len(sentence_words(sentence))
     if count < MIN_WORDS:
         return False
     norm = _norm(sentence)
@@ -103,7 +89,7 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
     q_words = list(dict.fromkeys(content_words(question)))
     if not q_words or not candidates:
         return [0.0] * len(candidates)
-    emphasised = {re.sub(r"['’]s$", "", w.lower()) for w in words(question) if w[:1].isupper() or any(c.isdigit() for c in w)}
+    emphasised = {re.sub(r"['’]s$", "", w.lower()) for w in sentence_words(question) if w[:1].isupper() or any(c.isdigit() for c in w)}
     n = len(candidates)
     weight = {}
     for w in q_words:
@@ -117,8 +103,8 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
     scores = []
     for c in candidates:
         present = set(c.words)
-        stems = {_stem(w) for w in c.words}
-        score = sum(weight[w] if w in present else 0.5 * weight[w] if _stem(w) in stems else 0.0 for w in q_words)
+        stems = {prefix_stem(w) for w in c.words}
+        score = sum(weight[w] if w in present else 0.5 * weight[w] if prefix_stem(w) in stems else 0.0 for w in q_words)
         score /= total
         adjacent = set(zip(c.words, c.words[1:]))
         score += min(0.3, 0.1 * sum(1 for p in pairs if p in adjacent))

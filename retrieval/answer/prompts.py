@@ -28,7 +28,7 @@ _VARIABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "passage.txt": (frozenset({"number", "title", "publisher", "published", "url", "text"}), frozenset()),
 }
 _DELIMITER = re.compile(r"<(?=\s*/?\s*source\b)", re.IGNORECASE)
-_HISTORY_TURNS = 3
+PROMPT_TURNS = 3  # earlier turns of a conversation the prompt shows the model (the latest ones)
 _HISTORY_CHARS = 600
 
 
@@ -103,7 +103,7 @@ class PromptSet:
         ).strip()
 
     def render_history(self, history: Sequence[tuple[str, str]]) -> str:
-        turns = list(history)[-_HISTORY_TURNS:]
+        turns = list(history)[-PROMPT_TURNS:]
         if not turns:
             return ""
         lines = ["Earlier in this conversation (context only, not a source):"]

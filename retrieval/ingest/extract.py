@@ -62,6 +62,17 @@ def parse_date(value: str | date | datetime | None) -> date | None:
         return None
 
 
+def published_date(value: str | None) -> date | None:
+    """A publication date a person typed: None when blank, an InputError when ``parse_date``
+    cannot read it."""
+    if value is None or not value.strip():
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise InputError(f"“{value}” is not a date.", hint="Write the publication date as YYYY-MM-DD.")
+    return parsed
+
+
 def _cap(what: str) -> str:
     return what[:1].upper() + what[1:]
 

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from retrieval.text.terms import query_terms
+from retrieval.text.terms import MONTHS, query_terms
 
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december")
-_MONTH = r"(?P<month>" + "|".join(m.title() for m in _MONTHS) + "|" + "|".join(m[:3].title() for m in _MONTHS) + r")\.?"
+_MONTH = r"(?P<month>" + "|".join(m.title() for m in MONTHS) + "|" + "|".join(m[:3].title() for m in MONTHS) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _DATE = re.compile(
     rf"\b(?:{_MONTH}\s+{_DAY}(?:,?\s+(?P<year>\d{{4}}))?|{_DAY.replace('day', 'day2')}\s+{_MONTH.replace('month', 'month2')}"
@@ -88,7 +86,7 @@ def find_days(question: str, known_days: Sequence[int]) -> list[tuple[int, tuple
             out.append((m.start(), (int(d.strftime("%Y%m%d")),)))
             continue
         month_name = (m["month"] or m["month2"]).lower()
-        month = next(i for i, name in enumerate(_MONTHS, start=1) if name.startswith(month_name[:3]))
+        month = next(i for i, name in enumerate(MONTHS, start=1) if name.startswith(month_name[:3]))
         day, year = int(m["day"] or m["day2"]), m["year"] or m["year2"]
         if not 1 <= day <= 31:
             continue

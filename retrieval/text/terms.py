@@ -1,4 +1,10 @@
-"""Words of questions and passages: tokenising, light stemming, stopwords, coverage."""
+"""Words of questions and passages: tokenising, light stemming, stopwords, coverage, month names.
+
+Two vocabularies live here. The keyword index and search cut text into ``tokens`` (stemmed) and
+questions into ``query_terms`` (without ``STOPWORDS``). The extractive answer weighs sentences
+against a question with its own, different choices (``sentence_words``, ``content_words`` without
+``ANSWER_STOPWORDS``, ``prefix_stem``): changing either vocabulary would change rankings or
+answers, so they are kept apart on purpose."""
 
 from __future__ import annotations
 
@@ -73,3 +79,39 @@ def term_coverage(terms: Sequence[str], text: str) -> float:
         return 0.0
     words = set(tokens(text))
     return sum(1 for t in terms if all(w in words for w in tokens(t))) / len(terms)
+
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+
+
+# -- the extractive answer's words -------------------------------------------------------------
+_SENTENCE_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+ANSWER_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on
+    once only or other our ours out over own same she should so some such than that the their theirs them then
+    there these they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours tell say said says also did does anything something know""".split()
+)
+
+
+def sentence_words(text: str) -> list[str]:
+    """The words of a sentence as written (letters and digits, inner apostrophes kept)."""
+    return _SENTENCE_WORD.findall(text)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased ``sentence_words`` without ``ANSWER_STOPWORDS``, a final 's dropped."""
+    out = []
+    for word in sentence_words(text):
+        low = re.sub(r"['’]s$", "", word.lower())
+        if low not in ANSWER_STOPWORDS and (len(low) > 1 or low.isdigit()):
+            out.append(low)
+    return out
+
+
+def prefix_stem(word: str) -> str:
+    """Crude stem for half-credit matches: "industries" ~ "industrial", "visited" ~ "visitors"."""
+    return word[:5] if len(word) > 5 else word
