@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         validation_alias=env_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
     )
     # Questions go through an int8 copy of the default model (retrieval/embed/question_model.py, built
-    # once into cache_dir): ~1.5x faster per question, same retrieval figures; "exact" uses the
+    # once into cache_dir): faster per question, same retrieval figures; "exact" uses the
     # model itself. Articles always use the exact model.
     question_model: Literal["int8", "exact"] = Field(
         default="int8", validation_alias=env_alias("NEWSBOT_QUESTION_MODEL", "question_model")

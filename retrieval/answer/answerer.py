@@ -210,11 +210,3 @@ class Answerer:
             yield AnswerDone(await self._extractive(question, passages, unavailable_note(reason)))
             return
         yield AnswerDone(self._finish("".join(parts), prompt))
-
-    async def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()
-    ) -> Answer:
-        async for event in self.stream(question, passages, history):
-            if isinstance(event, AnswerDone):
-                return event.answer
-        raise RuntimeError("answer stream ended without a result")  # pragma: no cover

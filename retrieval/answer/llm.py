@@ -22,16 +22,13 @@ class Message(TypedDict):
 
 
 class ChatModel(ABC):
-    """A chat model. Implement ``stream``; ``complete`` is built on it."""
+    """A chat model: implement ``stream``."""
 
     name: str = "chat"
 
     @abstractmethod
     def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
         """Yield the text deltas of ONE attempt; raise an ``LLMError`` subclass on failure."""
-
-    async def complete(self, messages: Sequence[Message]) -> str:
-        return "".join([delta async for delta in self.stream(messages)])
 
 
 # --------------------------------------------------------------------------- retries

@@ -91,18 +91,3 @@ class OpenAIChatModel(ChatModel):
             raise error from None
         if not received:
             raise LLMBadResponse("The language model sent an empty reply.")
-
-    async def complete(self, messages: Sequence[Message]) -> str:
-        """One non-streaming request."""
-        error: LLMError | None = None
-        text: str | None = None
-        try:
-            completion = await self._client.chat.completions.create(**self._params(messages))
-            text = completion.choices[0].message.content if completion.choices else None
-        except Exception as exc:  # noqa: BLE001
-            error = self._error(exc)
-        if error is not None:
-            raise error from None
-        if not text:
-            raise LLMBadResponse("The language model sent an empty reply.")
-        return text

@@ -130,8 +130,8 @@ class MiniLMEmbedder(Embedder):
         """``derive`` turns ``model_dir`` into the folder actually loaded, at first use (e.g. the
         int8 copy of retrieval.embed.question_model); if it fails, the exact model is loaded and the
         reason logged. ``loaded_from`` tells which folder was loaded (None before loading)."""
-        # batch_size 32 (bench/embedder.py, ~200-piece chunks, 2 cores): within ~7% of the fastest
-        # (16) on an idle machine and ~20% faster than 8/16 when other processes share the cores.
+        # batch_size 32: close to the fastest batch size on an idle machine, and faster than smaller
+        # batches when other processes share the cores (bench/embedder.py measures it).
         # threads None: onnxruntime's default, one per physical core (as Chroma).
         if batch_size < 1:
             raise ConfigError(f"Embedding batch size must be at least 1, got {batch_size}.")

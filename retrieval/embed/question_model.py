@@ -4,9 +4,9 @@ A question is embedded alone while someone waits for the answer, so its model's 
 user's latency; articles are embedded with the exact model (their vectors equal Chroma's). This
 module derives, once per machine, a copy of the model with onnxruntime's transformer fusions
 (one Attention, SkipLayerNorm and EmbedLayerNorm node per layer) and dynamic int8 quantisation
-with one scale per output channel. On this project's 2-core machine it embeds a MultiHop-RAG
-question in ~8 ms instead of ~12; its vectors keep a cosine of ≥ 0.98 with the exact model's,
-and `newsbot eval multihop` figures move by at most 0.005 (bench/RESULTS.md, seventh session).
+with one scale per output channel. It embeds a question faster than the exact model while its
+vectors stay close to the exact model's, so retrieval quality holds (bench/RESULTS.md has the
+figures; tests/test_question_model.py checks the closeness).
 
 The copy lives in ``cache_dir`` under a name keyed by the source model file (size and mtime),
 this recipe and the onnxruntime version, so an upgrade rebuilds it. It is written to a temporary

@@ -296,7 +296,7 @@ class Searcher:
     ) -> list[tuple[str, float]]:
         """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
         article: decided from the keyword index (articles, word coverage) and the vectors, so only
-        the passages returned have their text read from Chroma (~5 ms a read at 100k chunks).
+        the passages returned have their text read from Chroma (a read that grows with the library).
         ``coverage``: the candidates' word coverage if known (else computed when first needed)."""
         index = self._keyword_index(library)
         ids = [cid for cid, _ in ranked]

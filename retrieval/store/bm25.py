@@ -1,9 +1,9 @@
 """BM25 over term counts held in numpy arrays: one pass scores every chunk, filters are masks.
 
-SQLite FTS5 calls its ``bm25()`` once per matching row; a 25-word question matches most of a
-100k-chunk library, which costs 100-200 ms per query. Here a query is a few ``np.bincount``
-calls over the postings of its terms (milliseconds), and restricting to a publisher or a day
-only masks the score array, so sub-searches cost almost nothing extra.
+A row-at-a-time scorer (SQLite FTS5 calls its ``bm25()`` once per matching row) is slow when a
+long question matches most of a large library. Here a query is a few ``np.bincount`` calls over
+the postings of its terms, and restricting to a publisher or a day only masks the score array,
+so sub-searches cost almost nothing extra.
 
 Documents live in slots; added documents form a new segment (term-sorted postings), removed ones
 are masked out, and segments are merged once there are too many.
