@@ -28,7 +28,8 @@ from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats
 from retrieval.answer.prompts import PromptSet
 from retrieval.search.searcher import Ranker, Searcher, SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.store.chroma import ChromaStore, validate_library
+from retrieval.store.chroma import ChromaStore
+from retrieval.store.chroma_records import validate_library
 from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]

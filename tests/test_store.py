@@ -18,7 +18,8 @@ from retrieval.errors import ConfigError, EmbedderMismatchError
 from retrieval.models import Article, Chunk, Source
 from bot.settings import load_bot_settings
 from retrieval.settings import PROJECT_ROOT, load_settings
-from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
+from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, ChromaStore
+from retrieval.store.chroma_records import WRITE_BATCH
 from tests.conftest import make_service
 from tests.fakes import fake_embedding
 
