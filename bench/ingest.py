@@ -25,12 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from retrieval.eval.multihop import load_corpus  # noqa: E402
 from retrieval.service import NewsService, build_embedder  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
-
 
 
 def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000) -> float:

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.models import Source  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402

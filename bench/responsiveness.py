@@ -39,13 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.app import build_bot  # noqa: E402
-from bot.votes import VoteStore  # noqa: E402
-from retrieval.embed.background import LowPriorityEmbedder  # noqa: E402
-from retrieval.store.chroma_server import chroma_child  # noqa: E402
-from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
-from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
-from retrieval.embed.question_model import Int8Copy  # noqa: E402
 from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from bot.votes import VoteStore  # noqa: E402
+from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
+from retrieval.embed.background import LowPriorityEmbedder  # noqa: E402
+from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
+from retrieval.embed.question_model import Int8Copy  # noqa: E402
+from retrieval.store.chroma_server import chroma_child  # noqa: E402
 from retrieval.text.tokens import get_encoding  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,

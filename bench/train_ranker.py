@@ -31,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bench.measure import CORPUS, QUERIES  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
 from retrieval.search.features import FEATURES, feature_matrix  # noqa: E402

@@ -21,9 +21,9 @@ from bot.errors import NO_MENTIONS, report_interaction_error
 from bot.history import TurnMemory
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
+from bot.settings import BotSettings
 from bot.votes import VoteStore
 from retrieval.embed.priority import lower_thread_priority
-from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 

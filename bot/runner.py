@@ -13,8 +13,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.errors import RedactSecrets
-from retrieval.errors import NewsbotError
 from bot.settings import BotSettings
+from retrieval.errors import NewsbotError
 
 _log = logging.getLogger("bot.runner")
 

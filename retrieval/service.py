@@ -15,21 +15,21 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer.answerer import AnswerEvent, Answerer, AnswerStatus, Stage
+from retrieval.answer.answerer import Answerer, AnswerEvent, AnswerStatus, Stage
+from retrieval.answer.llm import ChatModel, RetryPolicy
+from retrieval.answer.prompts import PromptSet
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
 from retrieval.errors import InputError
 from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
 from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.pipeline import Ingestor, Progress
-from retrieval.store.keyword_index import KeywordIndex
-from retrieval.answer.llm import ChatModel, RetryPolicy
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
-from retrieval.answer.prompts import PromptSet
 from retrieval.search.searcher import Ranker, Searcher, SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
+from retrieval.store.keyword_index import KeywordIndex
 from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]

@@ -13,9 +13,9 @@ from typing import Any
 import discord
 
 from bot.app import NewsBot, build_bot
+from bot.settings import BotSettings
 from bot.votes import VoteStore
 from retrieval.answer.openai_chat import OpenAIChatModel
-from bot.settings import BotSettings
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import make_service, make_settings
 from tests.fakes.discord_records import InteractionRecord, StoredMessage

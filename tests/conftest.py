@@ -11,8 +11,8 @@ from typing import TypeVar
 import pytest
 
 from bot.cli.main import use_offline_tiktoken_cache
-from retrieval.store.chroma_server import chroma_child
 from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.store.chroma_server import chroma_child
 
 S = TypeVar("S", bound=Settings)
 

@@ -26,12 +26,12 @@ from retrieval.answer.answerer import (
     unavailable_note,
 )
 from retrieval.answer.citations import NOT_FOUND
-from retrieval.embed.base import Embedder
-from retrieval.errors import StoreError
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
-from retrieval.models import Answer, AnswerMode, Article, Passage
 from retrieval.answer.prompts import PromptSet
+from retrieval.embed.base import Embedder
+from retrieval.errors import StoreError
+from retrieval.models import Answer, AnswerMode, Article, Passage
 from retrieval.settings import PROJECT_ROOT
 from tests.fakes import FakeOpenAIServer, fake_embedding
 

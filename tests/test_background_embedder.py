@@ -10,8 +10,8 @@ import pytest
 
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
-from retrieval.errors import InputError
 from retrieval.embed.minilm import MiniLMEmbedder
+from retrieval.errors import InputError
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 

@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import pytest
 
+from retrieval.models import Article
 from retrieval.store.bm25 import Bm25
 from retrieval.text.terms import stem, term_coverage, tokens
-from retrieval.models import Article
 
 K1, B = 1.2, 0.75
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from retrieval.store.chroma_server import chroma_child
 from retrieval.errors import StoreError
 from retrieval.models import Article
 from retrieval.service import NewsService
+from retrieval.store.chroma_server import chroma_child
 from tests.conftest import chroma_servers_of, make_service, make_settings
 
 

@@ -1,10 +1,10 @@
 import asyncio
 from datetime import date
 
-from retrieval.text.chunking import chunk_article, split_sentences
 from retrieval.models import Article
 from retrieval.service import NewsService
 from retrieval.settings import PROJECT_ROOT
+from retrieval.text.chunking import chunk_article, split_sentences
 
 
 def test_sentences_keep_abbreviations_together():

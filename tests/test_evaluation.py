@@ -7,8 +7,8 @@ import json
 import pytest
 from rich.console import Console
 
-from retrieval.errors import InputError
 from bot.cli.evaluate import cmd_eval
+from retrieval.errors import InputError
 from retrieval.eval.multihop import load_queries
 from retrieval.eval.scores import aggregate, by_type, score_query, squash
 from tests.conftest import make_settings

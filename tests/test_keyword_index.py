@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
+from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 
 

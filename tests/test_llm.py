@@ -8,15 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 import openai
 import pytest
 
-from retrieval.errors import (
-    LLMAuthError,
-    LLMBadResponse,
-    LLMError,
-    LLMRateLimited,
-    LLMRequestRejected,
-    LLMServerError,
-    LLMTimeout,
-)
 from retrieval.answer.llm import (
     ChatModel,
     Delta,
@@ -27,6 +18,15 @@ from retrieval.answer.llm import (
     stream_with_retries,
 )
 from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.errors import (
+    LLMAuthError,
+    LLMBadResponse,
+    LLMError,
+    LLMRateLimited,
+    LLMRequestRejected,
+    LLMServerError,
+    LLMTimeout,
+)
 from retrieval.settings import load_settings
 from tests.fakes import FakeOpenAIServer
 

@@ -9,8 +9,8 @@ import pytest
 from retrieval.models import Passage
 from retrieval.search.features import FEATURES
 from retrieval.search.searcher import Searcher, SearchParams
-from retrieval.text.terms import query_terms, term_coverage
 from retrieval.settings import PROJECT_ROOT
+from retrieval.text.terms import query_terms, term_coverage
 from tests.conftest import make_service, make_settings
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
+from bot.settings import load_bot_settings
 from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, EmbedderMismatchError
 from retrieval.models import Article, Chunk, Source
-from bot.settings import load_bot_settings
 from retrieval.settings import PROJECT_ROOT, load_settings
 from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, ChromaStore
 from retrieval.store.chroma_records import WRITE_BATCH

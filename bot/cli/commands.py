@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
+from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
 from retrieval.ingest.extract import article_from_text, decode_text
 from retrieval.models import Article
-from bot.settings import BotSettings
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:

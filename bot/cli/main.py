@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.cli import commands
-from retrieval.errors import ConfigError, NewsbotError
 from bot.settings import load_bot_settings
+from retrieval.errors import ConfigError, NewsbotError
 from retrieval.settings import Settings
 from retrieval.text.tokens import offline_cache_dir
 

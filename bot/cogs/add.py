@@ -16,10 +16,10 @@ from bot.errors import NO_MENTIONS
 from bot.permissions import library_for, require_manager
 from bot.protocols import AnswerService
 from bot.render import render_ingest
+from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.extract import SUPPORTED_EXTENSIONS, published_date
 from retrieval.models import IngestResult
-from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from bot.permissions import DM_REFUSAL, library_for
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter, TooManyQuestions
 from bot.render import render_answer
+from bot.settings import BotSettings
 from bot.streaming import MessageChain, stream_answer
 from bot.votes import Turn, VoteStore
-from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 EMPTY_MENTION = "Ask me a question after the mention, e.g. “@newsbot who visited Biosyngen in May 2022?”"

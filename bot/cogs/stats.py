@@ -13,8 +13,8 @@ from bot.errors import NO_MENTIONS
 from bot.permissions import library_for
 from bot.protocols import AnswerService
 from bot.render import render_stats
-from bot.votes import VoteStore
 from bot.settings import BotSettings
+from bot.votes import VoteStore
 
 
 class StatsCog(NewsCog, name="Stats"):

@@ -18,12 +18,12 @@ from enum import Enum
 import tiktoken
 
 from retrieval.answer.citations import NOT_FOUND, number_sources, resolve_citations, strip_citations
-from retrieval.embed.base import Embedder
-from retrieval.errors import LLMError, NewsbotError
 from retrieval.answer.extractive import extractive_answer
 from retrieval.answer.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries
-from retrieval.models import Answer, AnswerMode, Passage, Source
 from retrieval.answer.prompts import PromptSet
+from retrieval.embed.base import Embedder
+from retrieval.errors import LLMError, NewsbotError
+from retrieval.models import Answer, AnswerMode, Passage, Source
 
 log = logging.getLogger(__name__)
 

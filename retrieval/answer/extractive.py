@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.text.chunking import split_sentences
-from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
 from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
 from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
+from retrieval.text.chunking import split_sentences
+from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
 
 MIN_WORDS = 5
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
-from retrieval.errors import ConfigError
 from retrieval.embed.minilm import MODEL_NAME, REQUIRED_FILES, missing_files
+from retrieval.errors import ConfigError
 
 RECIPE = "fused-attention+int8-per-channel/1"
 _log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 import tiktoken
 
-from retrieval.text.chunking import chunk_article
 from retrieval.embed.base import Embedder
 from retrieval.models import Article, Chunk, IngestResult, IngestStatus
 from retrieval.store.chroma import ChromaStore
+from retrieval.text.chunking import chunk_article
 
 Progress = Callable[[int, int], None]  # (articles done, articles total)
 

@@ -20,11 +20,11 @@ from typing import Protocol
 import numpy as np
 
 from retrieval.embed.base import Embedder
-from retrieval.store.keyword_index import KeywordIndex, share_of_terms
 from retrieval.models import Passage
-from retrieval.search.hints import SourceHint, clauses, source_hints
 from retrieval.search.features import CandidateSignals, feature_matrix
+from retrieval.search.hints import SourceHint, clauses, source_hints
 from retrieval.store.chroma import ChromaStore
+from retrieval.store.keyword_index import KeywordIndex, share_of_terms
 from retrieval.text.terms import query_terms, tokens
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.store.bm25 import Bm25
-from retrieval.store.keyword_file import SKIP, KeywordFile
 from retrieval.store.chroma import ChromaStore
+from retrieval.store.keyword_file import SKIP, KeywordFile
 from retrieval.text.terms import query_terms, term_coverage, tokens
 
 __all__ = ["KeywordHit", "KeywordIndex", "query_terms", "term_coverage"]
