@@ -18,7 +18,8 @@ from rich.table import Table
 from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
 from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
-from retrieval.ingest.extract import article_from_text, decode_text
+from retrieval.ingest.decode import decode_text
+from retrieval.ingest.extract import article_from_text
 from retrieval.models import Article
 from retrieval.settings import Settings
 

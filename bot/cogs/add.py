@@ -18,7 +18,8 @@ from bot.protocols import AnswerService
 from bot.render import render_ingest
 from bot.settings import BotSettings
 from retrieval.errors import InputError
-from retrieval.ingest.extract import SUPPORTED_EXTENSIONS, published_date
+from retrieval.ingest.dates import published_date
+from retrieval.ingest.decode import SUPPORTED_EXTENSIONS
 from retrieval.models import IngestResult
 
 _log = logging.getLogger(__name__)

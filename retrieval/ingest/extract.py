@@ -1,119 +1,23 @@
-"""Turn pasted text, HTML, JSON and files into ``Article`` objects, refusing bad input clearly."""
+"""Turn pasted text, HTML, JSON and files into ``Article`` objects, refusing bad input clearly
+(bytes are checked and decoded by ``decode``, dates read by ``dates``)."""
 
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import replace
-from datetime import date, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InputError
+from retrieval.ingest.dates import DateLike, parse_date
+from retrieval.ingest.decode import SUPPORTED_EXTENSIONS, SUPPORTED_HINT, decode_text, empty, too_big
 from retrieval.models import Article
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json")
 MAX_TITLE_CHARS = 150
 FALLBACK_TITLE_WORDS = 8
 MIN_HTML_WORDS = 5
-_SUPPORTED_HINT = "Supported file types: " + ", ".join(SUPPORTED_EXTENSIONS) + "."
-# Control bytes other than tab, newline, vertical tab, form feed, carriage return and escape.
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27)) + b"\x7f"
-_BINARY_SHARE = 0.05
-_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T\s])")
-_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%Y.%m.%d")
 _MD_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-DateLike = date | str | None
-
-
-def human_size(n: int) -> str:
-    """``2_000_000`` -> ``"2.0 MB"`` (decimal units, as file managers show them)."""
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
-
-
-def parse_date(value: str | date | datetime | None) -> date | None:
-    """ISO dates and timestamps, ``May 27, 2022``, ``27 May 2022``, RFC 2822; anything else -> None."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = " ".join(value.split())
-    if m := _ISO_DATE.match(text):
-        try:
-            return date(int(m[1]), int(m[2]), int(m[3]))
-        except ValueError:
-            return None
-    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
-    for candidate in (cleaned, cleaned.replace(".", "")):
-        for fmt in _DATE_FORMATS:
-            try:
-                return datetime.strptime(candidate, fmt).date()
-            except ValueError:
-                continue
-    try:
-        return parsedate_to_datetime(text).date()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def published_date(value: str | None) -> date | None:
-    """A publication date a person typed: None when blank, an InputError when ``parse_date``
-    cannot read it."""
-    if value is None or not value.strip():
-        return None
-    parsed = parse_date(value)
-    if parsed is None:
-        raise InputError(f"“{value}” is not a date.", hint="Write the publication date as YYYY-MM-DD.")
-    return parsed
-
-
-def _cap(what: str) -> str:
-    return what[:1].upper() + what[1:]
-
-
-def _too_big(size: int, max_bytes: int, what: str) -> InputError:
-    return InputError(
-        f"{_cap(what)} is too large: {human_size(size)} is over the {human_size(max_bytes)} limit.",
-        hint="Split it into smaller articles or trim it, then try again.",
-    )
-
-
-def _empty(what: str) -> InputError:
-    return InputError(f"{_cap(what)} is empty.", hint="Send the article text itself.")
-
-
-def decode_text(data: bytes, *, what: str, max_bytes: int) -> str:
-    """Strict UTF-8 text from bytes; refuses oversized, empty, binary and non-UTF-8 input."""
-    if len(data) > max_bytes:
-        raise _too_big(len(data), max_bytes, what)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.strip():
-        raise _empty(what)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{_cap(what)} is UTF-16 text, not UTF-8.", hint="Save it with UTF-8 encoding and try again.")
-    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
-    if b"\x00" in data or controls > _BINARY_SHARE * len(data):
-        raise InputError(
-            f"{_cap(what)} looks like a binary file, not text.",
-            hint=f"Send the article as plain text, Markdown, HTML or JSON. {_SUPPORTED_HINT}",
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{_cap(what)} is not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}).",
-            hint="Save it with UTF-8 encoding and try again.",
-        ) from None
-    if not text.strip():
-        raise _empty(what)
-    return text
 
 
 def _clean_body(text: str) -> str:
@@ -144,10 +48,10 @@ def article_from_text(
     """An article from plain text; without a title, a short first line (or the first words) is used."""
     size = len(text.encode("utf-8", errors="replace"))
     if size > max_bytes:
-        raise _too_big(size, max_bytes, what)
+        raise too_big(size, max_bytes, what)
     body = _clean_body(text)
     if not body:
-        raise _empty(what)
+        raise empty(what)
     title = _one_line(title)
     if title is None:
         first, _, rest = body.partition("\n")
@@ -211,7 +115,7 @@ def articles_from_json(data: str | bytes | object, *, max_bytes: int) -> list[Ar
     if isinstance(data, str):
         size = len(data.encode("utf-8", errors="replace"))
         if size > max_bytes:
-            raise _too_big(size, max_bytes, "the JSON")
+            raise too_big(size, max_bytes, "the JSON")
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
@@ -254,7 +158,7 @@ def _check_type(name: str) -> str:
     ext = Path(name).suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
         kind = f"a {ext} file" if ext else "a file without an extension"
-        raise InputError(f"{name} is {kind}, which newsbot cannot read.", hint=_SUPPORTED_HINT)
+        raise InputError(f"{name} is {kind}, which newsbot cannot read.", hint=SUPPORTED_HINT)
     return ext
 
 
@@ -292,7 +196,7 @@ def articles_from_path(
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise _too_big(size, max_bytes, f"the file {path.name}")
+            raise too_big(size, max_bytes, f"the file {path.name}")
         data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"There is no file at {path}.") from None

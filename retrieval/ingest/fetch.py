@@ -13,7 +13,9 @@ from datetime import date
 import httpx
 
 from retrieval.errors import FetchError
-from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_json, human_size, parse_date
+from retrieval.ingest.dates import parse_date
+from retrieval.ingest.decode import human_size
+from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_json
 from retrieval.models import Article
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/)"
