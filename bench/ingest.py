@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
 from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from retrieval.components import build_embedder  # noqa: E402
 from retrieval.eval.multihop import load_corpus  # noqa: E402
-from retrieval.service import NewsService, build_embedder  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 

@@ -11,5 +11,6 @@ The pipeline, one subpackage per step::
     eval/     MultiHop-RAG retrieval metrics and their report, as data
 
 ``models`` (Article, Chunk, Passage, Answer …), ``errors`` and ``settings`` sit below every step;
-``service.NewsService`` is the one facade the command line and the bot use.
+``service.NewsService`` is the one facade the command line and the bot use; ``components`` builds
+its parts from the settings.
 """

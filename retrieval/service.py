@@ -18,10 +18,11 @@ import tiktoken
 from retrieval.answer.answerer import Answerer, AnswerEvent, AnswerStatus, Stage
 from retrieval.answer.llm import ChatModel, RetryPolicy
 from retrieval.answer.prompts import PromptSet
+from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
 from retrieval.errors import InputError
-from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
+from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_paths
 from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
@@ -35,46 +36,6 @@ from retrieval.text.tokens import get_encoding
 History = Sequence[tuple[str, str]]
 # Earlier questions of a conversation searched together with a follow-up (the latest ones).
 SEARCHED_TURNS = 2
-
-
-def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
-    """The configured embedder; ``questions``: the one for questions (the default model's int8
-    copy unless NEWSBOT_QUESTION_MODEL=exact; articles always get the exact model)."""
-    if settings.embedder == "openai":
-        from retrieval.embed.openai_embedder import OpenAIEmbedder
-
-        return OpenAIEmbedder(
-            model=settings.openai_embedding_model,
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-            timeout=settings.llm_timeout,
-        )
-    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.embed.question_model import Int8Copy
-
-    derive = Int8Copy(settings.cache_dir) if questions and _int8_questions(settings) else None
-    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
-
-
-def _int8_questions(settings: Settings) -> bool:
-    """Whether questions go through the default model's int8 copy (retrieval.embed.question_model)."""
-    return settings.embedder == "default" and settings.question_model == "int8"
-
-
-def _ranker(settings: Settings) -> Ranker | None:
-    if not settings.rerank:
-        return None
-    from retrieval.search.trees import load_ranker
-
-    return load_ranker()
-
-
-def _chat_model(settings: Settings) -> ChatModel | None:
-    if not settings.llm_configured:
-        return None  # the openai client is not even imported then
-    from retrieval.answer.openai_chat import OpenAIChatModel
-
-    return OpenAIChatModel.from_settings(settings)
 
 
 class NewsService:
@@ -118,14 +79,6 @@ class NewsService:
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings, questions=True)
-        # Articles: the exact model (vectors equal Chroma's). A second instance, loaded at the first
-        # ingest in its own low-priority thread (see background_embedder), unless ingest_nice is 0
-        # and questions use the exact model too.
-        ingest_embedder = None
-        if settings.ingest_nice or _int8_questions(settings):
-            ingest_embedder = build_embedder(settings)
-        if settings.ingest_nice:
-            ingest_embedder = LowPriorityEmbedder(ingest_embedder, nice=settings.ingest_nice)
         served = local_server is not None and not settings.chroma_host
         host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
         store = ChromaStore.connect(
@@ -140,10 +93,10 @@ class NewsService:
             store=store,
             embedder=embedder,
             encoding=encoding,
-            chat=_chat_model(settings),
+            chat=build_chat_model(settings),
             prompts=prompts,
-            ranker=_ranker(settings),
-            ingest_embedder=ingest_embedder,
+            ranker=build_ranker(settings),
+            ingest_embedder=build_ingest_embedder(settings),
         )
 
     def keyword_index(self, library: str) -> KeywordIndex:
@@ -216,17 +169,11 @@ class NewsService:
             return []
         return await self.add_articles(library, await self.read_paths([seed]), progress)
 
-    def _read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
-        articles: list[Article] = []
-        for path in paths:
-            files = iter_article_files(path) if path.is_dir() else [path]
-            for file in files:
-                articles.extend(articles_from_path(file, max_bytes=self.settings.max_article_bytes, **overrides))
-        return articles
-
     async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
         """The articles in files and folders (every supported file under a folder)."""
-        return await asyncio.to_thread(self._read_paths, paths, **overrides)
+        return await asyncio.to_thread(
+            articles_from_paths, paths, max_bytes=self.settings.max_article_bytes, **overrides
+        )
 
     def _read_url(self, url: str, **overrides: object) -> Article:
         s = self.settings
