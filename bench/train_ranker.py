@@ -36,7 +36,7 @@ from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
 from retrieval.search.features import FEATURES, feature_matrix  # noqa: E402
-from retrieval.search.searcher import SearchParams  # noqa: E402
+from retrieval.search.params import SearchParams  # noqa: E402
 from retrieval.search.trees import RANKER_MODEL  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 from retrieval.answer.llm import ChatModel
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
-from retrieval.search.searcher import Ranker
+from retrieval.search.params import Ranker
 from retrieval.settings import Settings
 
 

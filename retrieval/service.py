@@ -26,7 +26,8 @@ from retrieval.ingest.extract import article_from_text, articles_from_file, arti
 from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
-from retrieval.search.searcher import Ranker, Searcher, SearchParams
+from retrieval.search.params import Ranker, SearchParams
+from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library

@@ -16,7 +16,7 @@ import pytest
 from retrieval.embed.minilm import REQUIRED_FILES, MiniLMEmbedder, resolve_model_dir
 from retrieval.embed.question_model import Int8Copy
 from retrieval.errors import ConfigError
-from retrieval.search.searcher import SearchParams
+from retrieval.search.params import SearchParams
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 

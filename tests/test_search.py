@@ -8,7 +8,8 @@ import pytest
 
 from retrieval.models import Passage
 from retrieval.search.features import FEATURES
-from retrieval.search.searcher import Searcher, SearchParams
+from retrieval.search.params import SearchParams
+from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT
 from retrieval.text.terms import query_terms, term_coverage
 from tests.conftest import make_service, make_settings

@@ -18,7 +18,7 @@ from retrieval.eval.report import build_report
 from retrieval.eval.scores import EvalQuery, QueryScore, score_query
 from retrieval.ingest.extract import articles_from_json
 from retrieval.models import Article
-from retrieval.search.searcher import SearchParams
+from retrieval.search.params import SearchParams
 from retrieval.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:

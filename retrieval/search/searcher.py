@@ -14,63 +14,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from retrieval.embed.base import Embedder
 from retrieval.models import Passage
 from retrieval.search.features import CandidateSignals, feature_matrix
+from retrieval.search.gate import choose
 from retrieval.search.hints import SourceHint, clauses, source_hints
+from retrieval.search.params import QuestionVector, Ranker, SearchParams, question_vector
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.keyword_index import KeywordIndex, share_of_terms
 from retrieval.text.terms import query_terms, tokens
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """Defaults tuned on MultiHop-RAG's development split (see bench/README.md)."""
-
-    k: int = 6
-    per_article: int = 4
-    # A passage counts as relevant when it is semantically close to the question, or when it
-    # contains most of the question's content words (names the embedding model does not know).
-    min_similarity: float | None = 0.30  # None: return the best k whatever their relevance
-    min_coverage: float = 0.51
-    candidates: int = 50
-    rrf_k: int = 20
-    vector_weight: float = 0.5
-    keyword_weight: float = 1.0
-    title_weight: float = 1.0  # BM25 weight of a title word (a body word's is 1)
-    bm25_k1: float = 0.9
-    bm25_b: float = 0.5
-    # Sub-searches for each publisher / day the question names (see query_hints).
-    source_hints: bool = True
-    hint_candidates: int = 20
-    hint_weight: float = 2.0
-    hint_vectors: bool = False  # also fuse the vector results from that source (out of vector_pool)
-    vector_pool: int = 100  # nearest chunks whose similarity the re-ranker (and hint_vectors) use
-    focus_boost: int = 1  # extra weight (repeats) of the words of the question's part about that source
-    min_focus_terms: int = 3
-    # "interleave": the best chunk of each named source in turn, so every source the question
-    # names is represented near the top; "fuse": one fused ranking.
-    hint_order: str = "interleave"
-    # Re-rank the fused candidates with the learned ranker (when the Searcher has one).
-    rerank: bool = True
-
-
-QuestionVector = np.ndarray | Future
-
-
-def _vector(qvec: QuestionVector) -> np.ndarray:
-    return np.asarray(qvec.result() if isinstance(qvec, Future) else qvec, dtype=np.float32)
-
-
-class Ranker(Protocol):
-    """Scores candidates from their feature rows (retrieval.search.features.FEATURES), higher first."""
-
-    def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
 class Searcher:
@@ -107,7 +62,7 @@ class Searcher:
 
         def find(vector: Future) -> None:  # runs in the worker that embedded the question
             try:
-                nearest.set_result(self._store.nearest(library, _vector(vector), pool))
+                nearest.set_result(self._store.nearest(library, question_vector(vector), pool))
             except BaseException as exc:  # an embedding failure reaches the caller through both futures
                 nearest.set_exception(exc)
 
@@ -234,7 +189,7 @@ class Searcher:
         elif near is not None:
             nearest = near.result()
         else:
-            nearest = self._store.nearest(library, _vector(qvec), pool)
+            nearest = self._store.nearest(library, question_vector(qvec), pool)
         near_ids = [cid for cid, _ in nearest]
         if params.vector_weight:
             lists.insert(0, (params.vector_weight, near_ids[: params.candidates]))  # first, for ties as before
@@ -266,10 +221,11 @@ class Searcher:
         else:
             pending, near = self._embed_soon(query), None
         ranked, similarity, coverage = self._ranked(library, query, params, pending, near)
-        qvec = _vector(pending)
+        qvec = question_vector(pending)
         gone: set[str] = set()  # chunks removed from Chroma since the search began
         while True:
-            chosen = self._choose(library, query, ranked, similarity, qvec, params, gone, coverage)
+            index = self._keyword_index(library)
+            chosen = choose(index, self._store, library, query, ranked, similarity, qvec, params, gone, coverage)
             unknown = any(cid not in similarity for cid, _ in chosen)
             chunks, vectors = self._store.get(library, [cid for cid, _ in chosen], with_embeddings=unknown)
             found = {c.id: c for c in chunks}
@@ -282,55 +238,3 @@ class Searcher:
             Passage(cid, found[cid].source, found[cid].position, found[cid].text, score, similarity[cid])
             for cid, score in chosen
         ]
-
-    def _choose(
-        self,
-        library: str,
-        query: str,
-        ranked: Sequence[tuple[str, float]],
-        similarity: dict[str, float],
-        qvec: np.ndarray,
-        params: SearchParams,
-        gone: set[str],
-        coverage: np.ndarray | None = None,
-    ) -> list[tuple[str, float]]:
-        """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
-        article: decided from the keyword index (articles, word coverage) and the vectors, so only
-        the passages returned have their text read from Chroma (a read that grows with the library).
-        ``coverage``: the candidates' word coverage if known (else computed when first needed)."""
-        index = self._keyword_index(library)
-        ids = [cid for cid, _ in ranked]
-        articles = index.articles(ids)
-        per_article: dict[str, int] = {}
-        out: list[tuple[str, float]] = []
-        for i, (cid, score) in enumerate(ranked):
-            aid = articles[i] or cid  # a chunk newer than the index: its own article for now
-            if cid in gone or per_article.get(aid, 0) >= params.per_article:
-                continue
-            if params.min_similarity is not None and similarity.get(cid, -1.0) < params.min_similarity:
-                if coverage is None:
-                    coverage = index.coverage(ids, query_terms(query))
-                if coverage[i] < params.min_coverage:
-                    if cid not in similarity:
-                        ahead = [j for j in range(i, min(i + 4 * params.k, len(ids))) if coverage[j] < params.min_coverage]
-                        self._read_similarities(library, [ids[j] for j in ahead], similarity, qvec, gone)
-                    if cid in gone or similarity[cid] < params.min_similarity:
-                        continue
-            per_article[aid] = per_article.get(aid, 0) + 1
-            out.append((cid, score))
-            if len(out) >= params.k:
-                break
-        return out
-
-    def _read_similarities(
-        self, library: str, ids: Sequence[str], similarity: dict[str, float], qvec: np.ndarray, gone: set[str]
-    ) -> None:
-        """Cosine similarity to the question of those of ``ids`` the vector search did not return
-        (the next few candidates that may need it, read in one call)."""
-        wanted = [cid for cid in ids if cid not in similarity and cid not in gone]
-        vectors = self._store.vectors(library, wanted)
-        for cid in wanted:
-            if cid in vectors:
-                similarity[cid] = float(np.dot(vectors[cid], qvec))
-            else:
-                gone.add(cid)
