@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, QUERIES  # noqa: E402
-from retrieval.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
+from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 WORDS_PER_CHUNK = 150

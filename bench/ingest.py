@@ -26,10 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, peak_rss_mb  # noqa: E402
-from retrieval.evaluation import load_corpus  # noqa: E402
-from retrieval.service import NewsService, build_embedder  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from retrieval.components import build_embedder  # noqa: E402
+from retrieval.eval.multihop import load_corpus  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
-
 
 
 def chroma_default_add(folder: Path, chunks, model_dir: Path, batch: int = 5000) -> float:
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="newsbot-bench-ingest-") as tmp:
         settings = load_settings(data_dir=Path(tmp) / "newsbot", seed_dir=None)
+        use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         service = NewsService.from_settings(settings)
         articles = load_corpus(args.corpus, max_article_bytes=settings.max_article_bytes)[: args.limit]
         bare = build_embedder(settings)  # the exact model, as articles are embedded with

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.measure import CORPUS, QUERIES, LoopLag, peak_rss_mb, percentile_ms  # noqa: E402
-from retrieval.evaluation import load_queries, prepare_library  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.models import Source  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
@@ -108,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_settings(data_dir=args.data_dir, seed_dir=None, llm_disabled=True)
+    use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
     service = NewsService.from_settings(settings)
     questions = [q.query for q in load_queries(args.queries, limit=args.limit)]
     log = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
     log(f"building/reusing the corpus library in {args.data_dir} ...")
-    info = prepare_library(service, BASE, args.corpus)
+    info = asyncio.run(prepare_library(service, BASE, args.corpus))
     out: dict = {"settings": {"top_k": settings.top_k, "chunk_tokens": settings.chunk_tokens}, "corpus_library": info}
     out["corpus"] = latencies(service, BASE, questions)
     loaded = getattr(service.embedder, "loaded_from", None)

@@ -39,13 +39,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.app import build_bot  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from bot.votes import VoteStore  # noqa: E402
-from retrieval.background_embedder import LowPriorityEmbedder  # noqa: E402
-from retrieval.chroma_server import chroma_child  # noqa: E402
-from retrieval.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
-from retrieval.openai_chat import OpenAIChatModel  # noqa: E402
-from retrieval.question_model import Int8Copy  # noqa: E402
-from retrieval.tokens import get_encoding, use_offline_cache  # noqa: E402
+from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
+from retrieval.embed.background import LowPriorityEmbedder  # noqa: E402
+from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
+from retrieval.embed.question_model import Int8Copy  # noqa: E402
+from retrieval.store.chroma_server import chroma_child  # noqa: E402
+from retrieval.text.tokens import get_encoding  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
 )
@@ -106,7 +107,7 @@ def heap_census(top: int = 8) -> dict:
 
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
-    use_offline_cache(None, OFFLINE_DIR)
+    use_offline_tiktoken_cache(None, OFFLINE_DIR)
     # questions: as NewsService.from_settings, the int8 copy unless --question-model exact
     derive = Int8Copy(args.cache_dir) if args.question_model == "int8" else None
     embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads, derive=derive)
@@ -148,7 +149,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
             gc.unfreeze()
 
         seed = sorted(DATA.glob("*.json"))[: args.seed]
-        await asyncio.to_thread(service.ingest, LIBRARY, service.read_paths(seed))
+        await service.add_articles(LIBRARY, await service.read_paths(seed))
         before = await service.stats(LIBRARY)
 
         defers: list[float] = []

@@ -1,12 +1,12 @@
-"""Train newsbot's re-ranker on MultiHop-RAG's development split and write retrieval/ranker.json.
+"""Train newsbot's re-ranker on MultiHop-RAG's development split and write retrieval/search/ranker.json.
 
     pip install -e ".[train]"
-    python bench/train_ranker.py [--corpus ...] [--queries ...] [--out retrieval/ranker.json] [--json]
+    python bench/train_ranker.py [--corpus ...] [--queries ...] [--out retrieval/search/ranker.json] [--json]
 
 Every dev query goes through the product's own search up to the fused candidates
 (Searcher.candidates); a candidate is relevant when it holds one of the query's gold facts.
 A LambdaMART ranker (LightGBM) learns to order candidates from their features
-(retrieval.rank_features). The model is small on purpose (shallow trees, large leaves): the
+(retrieval.search.features). The model is small on purpose (shallow trees, large leaves): the
 dev queries reuse a few hundred facts, so a big model would learn those facts, not ranking.
 
 The figures it prints are what to believe, not the in-sample ones: queries are split into
@@ -19,6 +19,7 @@ in-sample figure (the model has seen those queries).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -31,10 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import CORPUS, QUERIES  # noqa: E402
-from retrieval.evaluation import aggregate, load_queries, prepare_library, score_query, squash  # noqa: E402
-from retrieval.rank_features import FEATURES, feature_matrix  # noqa: E402
-from retrieval.search import SearchParams  # noqa: E402
-from retrieval.service import RANKER_MODEL, NewsService  # noqa: E402
+from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
+from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
+from retrieval.search.features import FEATURES, feature_matrix  # noqa: E402
+from retrieval.search.params import SearchParams  # noqa: E402
+from retrieval.search.trees import RANKER_MODEL  # noqa: E402
+from retrieval.service import NewsService  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 # LightGBM settings (chosen by the same grouped cross-validation; see bench/RESULTS.md)
@@ -122,7 +126,7 @@ def fit(x, y, owner):
 
 
 def to_tree_file(model) -> dict:
-    """LightGBM's dump as retrieval.tree_model's JSON (split nodes in order, leaves as ~index)."""
+    """LightGBM's dump as retrieval.search.trees's JSON (split nodes in order, leaves as ~index)."""
     trees = []
     for info in model.booster_.dump_model()["tree_info"]:
         feature, threshold, left, right, value = [], [], [], [], []
@@ -157,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
-    from retrieval.tree_model import TreeEnsemble
+    from retrieval.search.trees import TreeEnsemble
 
     settings = load_settings(rerank=False)  # candidates come from the fused search either way
+    use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
     service = NewsService.from_settings(settings)
     started = time.perf_counter()
     try:
-        prepare_library(service, args.library, args.corpus)
+        asyncio.run(prepare_library(service, args.library, args.corpus))
         queries = load_queries(args.queries, limit=args.limit)
         params = SearchParams(k=K, per_article=PER_ARTICLE, min_similarity=None)
         x, y, owner, texts, articles = collect(service, args.library, queries, params)

@@ -21,9 +21,9 @@ from bot.errors import NO_MENTIONS, report_interaction_error
 from bot.history import TurnMemory
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
+from bot.settings import BotSettings
 from bot.votes import VoteStore
-from retrieval.priority import lower_thread_priority
-from retrieval.settings import Settings
+from retrieval.embed.priority import lower_thread_priority
 
 _log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _NewsBotMixin(_Base):
         self,
         service: AnswerService,
         votes: VoteStore,
-        settings: Settings,
+        settings: BotSettings,
         *,
         limiter: RateLimiter | None = None,
         memory: TurnMemory | None = None,
@@ -144,7 +144,7 @@ class ShardedNewsBot(_NewsBotMixin, commands.AutoShardedBot):
 
 
 def build_bot(
-    settings: Settings,
+    settings: BotSettings,
     service: AnswerService,
     votes: VoteStore,
     *,

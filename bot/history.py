@@ -17,6 +17,8 @@ import discord
 from bot.render import answer_text_from_message
 from bot.votes import Turn
 
+# Earlier turns read back from Discord for a follow-up. The core uses the latest of them: the
+# prompt shows retrieval.answer.prompts.PROMPT_TURNS, the search adds retrieval.service.SEARCHED_TURNS.
 MAX_TURNS = 4
 _log = logging.getLogger(__name__)
 

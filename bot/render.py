@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from retrieval.answer.answerer import AnswerStatus, Stage
 from retrieval.models import (
     Answer,
     ArticleSummary,
@@ -22,8 +23,13 @@ from retrieval.models import (
 )
 
 MAX_CONTENT = 2000
-SEARCHING = "Searching the articles…"
-WRITING = "Writing the answer…"
+STAGE_WORDS = {
+    Stage.SEARCHING: "Searching the articles…",
+    Stage.WRITING: "Writing the answer…",
+    Stage.QUOTING: "Quoting the articles…",
+}
+# why a model's attempt failed (retrieval.errors reasons) -> how a retry line begins
+_RETRY_LEAD = {"rate limited": "The model is busy", "timed out": "The model is slow to answer"}
 SOURCES_HEADER = "**Sources**"
 ZWSP = "\u200b"
 
@@ -37,6 +43,14 @@ _PROTECTED = re.compile(
 )
 _CITATION_AHEAD = re.compile(r"\s*\[\d")
 _BREAKS = (re.compile(r"\n[ \t]*\n\s*"), re.compile(r"\n\s*"), re.compile(r"(?<=[.!?;:\]])\s+"), re.compile(r"\s+"))
+
+
+def status_text(status: AnswerStatus) -> str:
+    """An answer's stage in words: ``Searching the articles…``, ``The model is busy, retrying (1/3)…``."""
+    if status.stage is Stage.RETRYING:
+        lead = _RETRY_LEAD.get(status.reason or "", "The model's reply failed")
+        return f"{lead}, retrying ({status.attempt}/{status.max_attempts})…"
+    return STAGE_WORDS[status.stage]
 
 
 def neutralize_mentions(text: str) -> str:
@@ -122,7 +136,9 @@ def render_progress(text: str, status: str, *, limit: int = MAX_CONTENT) -> list
     return _pack(body, [("\n" if body else "") + _status(status)], limit)
 
 
-def render_answer(answer: Answer, *, final: bool, status: str = WRITING, limit: int = MAX_CONTENT) -> list[str]:
+def render_answer(
+    answer: Answer, *, final: bool, status: str = STAGE_WORDS[Stage.WRITING], limit: int = MAX_CONTENT
+) -> list[str]:
     """Render an answer as message contents of at most ``limit`` characters each.
 
     ``final`` adds the note and the numbered sources; otherwise a status line ends the last piece.

@@ -13,27 +13,27 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.errors import RedactSecrets
+from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
-from retrieval.settings import Settings
 
 _log = logging.getLogger("bot.runner")
 
 
-def configure_endpoints(settings: Settings) -> None:
+def configure_endpoints(settings: BotSettings) -> None:
     """Point discord.py at another REST base / gateway (a proxy or a test server) when set.
-    Process-wide; restoring the defaults is the caller's business."""
+    Process-wide (class attributes of discord.py): the entry point calls it once, before ``run``."""
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-def _secrets(settings: Settings) -> list[str]:
+def _secrets(settings: BotSettings) -> list[str]:
     values = [settings.discord_token, settings.llm_api_key]
     return [v.get_secret_value() for v in values if v is not None]
 
 
-def setup_logging(settings: Settings) -> None:
+def setup_logging(settings: BotSettings) -> None:
     root = logging.getLogger()
     if not root.handlers:
         discord.utils.setup_logging(level=logging.INFO, root=True)
@@ -42,11 +42,11 @@ def setup_logging(settings: Settings) -> None:
         handler.addFilter(redact)
 
 
-async def _serve(settings: Settings, token: str) -> int:
+async def _serve(settings: BotSettings, token: str) -> int:
     with contextlib.ExitStack() as stack:
         local_server = None
         if not settings.chroma_host and settings.bot_chroma == "child":
-            from retrieval.chroma_server import chroma_child
+            from retrieval.store.chroma_server import chroma_child
 
             # Chroma in its own process: its writes during an /add cannot stall the event loop.
             local_server = await asyncio.to_thread(stack.enter_context, chroma_child(settings.resolved_chroma_path))
@@ -54,7 +54,7 @@ async def _serve(settings: Settings, token: str) -> int:
         return await _serve_with(settings, token, local_server)
 
 
-async def _serve_with(settings: Settings, token: str, local_server: tuple[str, int] | None) -> int:
+async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str, int] | None) -> int:
     from bot.app import build_bot
     from bot.votes import VoteStore
     from retrieval.service import NewsService
@@ -101,13 +101,13 @@ async def _serve_with(settings: Settings, token: str, local_server: tuple[str, i
     return 0
 
 
-def run(settings: Settings) -> int:
-    """Run the bot until it is stopped; the process exit code."""
+def run(settings: BotSettings) -> int:
+    """Run the bot until it is stopped; the process exit code. Endpoints other than Discord's
+    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``)."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
         return 2
     setup_logging(settings)
-    configure_endpoints(settings)
     try:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:

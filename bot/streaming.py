@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from bot.render import SEARCHING, WRITING, render_progress
-from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from bot.render import render_progress, status_text
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus, Stage
 from retrieval.models import Answer
 
 M = TypeVar("M")
@@ -71,7 +71,7 @@ async def stream_answer(
     Status changes and text are pushed at most once per ``interval`` seconds (the first push is
     immediate); pushes with unchanged content are skipped.
     """
-    status = SEARCHING
+    status = AnswerStatus(Stage.SEARCHING)
     text = ""
     last_push: float | None = None
     shown: list[str] | None = None
@@ -81,7 +81,7 @@ async def stream_answer(
         now = clock()
         if not force and last_push is not None and now - last_push < interval:
             return
-        chunks = render_progress(text, status)
+        chunks = render_progress(text, status_text(status))
         if chunks == shown:
             return
         await sink.publish(chunks, final=False)
@@ -91,11 +91,11 @@ async def stream_answer(
         if isinstance(event, AnswerDone):
             return event.answer
         if isinstance(event, AnswerStatus):
-            status = event.text or status
+            status = event
             await push(force=last_push is None)
         elif isinstance(event, AnswerDelta):
-            if status == SEARCHING:
-                status = WRITING
+            if status.stage is Stage.SEARCHING:
+                status = AnswerStatus(Stage.WRITING)
             text += event.text
             await push()
         elif isinstance(event, AnswerReset):

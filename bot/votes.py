@@ -82,7 +82,7 @@ class VoteStore:
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
-        if "click_id" not in columns:  # a file written before votes were ordered by click
+        if "click_id" not in columns:  # a votes file without click ordering: add the column
             self._db.execute("ALTER TABLE votes ADD COLUMN click_id INTEGER NOT NULL DEFAULT 0")
 
     def record_answer(self, library: str, question: str, answer: Answer) -> str:
@@ -122,11 +122,6 @@ class VoteStore:
             ).fetchone()
         return Turn(row[0], row[1]) if row else None
 
-    def answer_sources(self, answer_id: str) -> list[dict[str, object]] | None:
-        with self._lock:
-            row = self._db.execute("SELECT sources FROM answers WHERE answer_id = ?", (answer_id,)).fetchone()
-        return json.loads(row[0]) if row else None
-
     def vote(self, answer_id: str, user_id: int, value: Vote, click_id: int = 0) -> bool:
         """Record (or replace) ``user_id``'s vote; False when the answer is not on record.
 
@@ -144,15 +139,6 @@ class VoteStore:
                 (answer_id, int(user_id), int(Vote(value)), time.time(), int(click_id)),
             )
         return True
-
-    def answer_votes(self, answer_id: str) -> tuple[int, int]:
-        """(👍, 👎) for one answer."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(value = 1), 0), COALESCE(SUM(value = -1), 0) FROM votes WHERE answer_id = ?",
-                (answer_id,),
-            ).fetchone()
-        return int(row[0]), int(row[1])
 
     def totals(self, library: str) -> FeedbackTotals:
         """Questions answered and 👍/👎 counts for one library."""

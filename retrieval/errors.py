@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class NewsbotError(Exception):
     """Base error: ``str(err)`` is safe to show a user (no secrets, no traceback)."""
@@ -36,4 +38,50 @@ class StoreError(NewsbotError):
 
 
 class LLMError(NewsbotError):
-    """The language model failed after its retries."""
+    """A language model (or embedding endpoint) failed. Subclasses say whether a retry may help
+    (``retryable``) and give a short ``reason``; their messages are built by newsbot, never copied
+    from the provider (whose text can echo request details)."""
+
+
+class LLMTimeout(LLMError):
+    retryable: ClassVar[bool] = True
+    reason = "timed out"
+
+
+class LLMRateLimited(LLMError):
+    retryable: ClassVar[bool] = True
+    reason = "rate limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class LLMServerError(LLMError):
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.reason = f"server error {status}" if status else "unreachable"
+
+
+class LLMBadResponse(LLMError):
+    retryable: ClassVar[bool] = True
+    reason = "broken reply"
+
+
+class LLMAuthError(LLMError):
+    retryable: ClassVar[bool] = False
+    reason = "API key refused"
+
+
+class LLMRequestRejected(LLMError):
+    """Another 4xx (unknown model, bad parameter): retrying would not help."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.reason = f"request rejected ({status})"

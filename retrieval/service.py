@@ -1,4 +1,9 @@
-"""NewsService: the one object the CLI and the bot talk to. Async outside, blocking work in threads."""
+"""NewsService: the one object the command line, the evaluation and the bot talk to.
+
+Its surface is async; blocking work runs in worker threads. ``search`` and ``ingest`` are the two
+blocking steps underneath (what ``ask`` and the ``add_*`` methods run in those threads), public for
+the callers that time them directly: the evaluation and bench/.
+"""
 
 from __future__ import annotations
 
@@ -10,65 +15,28 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer import AnswerEvent, Answerer, AnswerStatus
-from retrieval.background_embedder import LowPriorityEmbedder
-from retrieval.embeddings import Embedder
+from retrieval.answer.answerer import Answerer, AnswerEvent, AnswerStatus, Stage
+from retrieval.answer.llm import ChatModel, RetryPolicy
+from retrieval.answer.prompts import PromptSet
+from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
+from retrieval.embed.background import LowPriorityEmbedder
+from retrieval.embed.base import Embedder
 from retrieval.errors import InputError
-from retrieval.extract import article_from_text, articles_from_file, articles_from_path, iter_article_files
-from retrieval.fetch import article_from_url
-from retrieval.ingest import Ingestor, Progress
-from retrieval.keyword_index import KeywordIndex
-from retrieval.llm import ChatModel, RetryPolicy
+from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_paths
+from retrieval.ingest.fetch import article_from_url
+from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
-from retrieval.prompts import PromptSet
-from retrieval.search import Ranker, Searcher, SearchParams
+from retrieval.search.params import Ranker, SearchParams
+from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.store import ChromaStore, validate_library
-from retrieval.tokens import get_encoding, use_offline_cache
+from retrieval.store.chroma import ChromaStore
+from retrieval.store.chroma_records import validate_library
+from retrieval.store.keyword_index import KeywordIndex
+from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]
-
-
-def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
-    """The configured embedder; ``questions``: the one for questions (the default model's int8
-    copy unless NEWSBOT_QUESTION_MODEL=exact; articles always get the exact model)."""
-    if settings.embedder == "openai":
-        from retrieval.openai_embedder import OpenAIEmbedder
-
-        return OpenAIEmbedder(
-            model=settings.openai_embedding_model,
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
-            timeout=settings.llm_timeout,
-        )
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.question_model import Int8Copy
-
-    derive = Int8Copy(settings.cache_dir) if questions and _int8_questions(settings) else None
-    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
-
-
-def _int8_questions(settings: Settings) -> bool:
-    """Whether questions go through the default model's int8 copy (retrieval.question_model)."""
-    return settings.embedder == "default" and settings.question_model == "int8"
-
-
-RANKER_MODEL = Path(__file__).with_name("ranker.json")  # written by bench/train_ranker.py
-
-
-def load_ranker(path: Path = RANKER_MODEL) -> Ranker:
-    from retrieval.rank_features import FEATURES
-    from retrieval.tree_model import TreeEnsemble
-
-    return TreeEnsemble.load(path, features=FEATURES)
-
-
-def _chat_model(settings: Settings) -> ChatModel | None:
-    if not settings.llm_configured:
-        return None  # the openai client is not even imported then
-    from retrieval.openai_chat import OpenAIChatModel
-
-    return OpenAIChatModel.from_settings(settings)
+# Earlier questions of a conversation searched together with a follow-up (the latest ones).
+SEARCHED_TURNS = 2
 
 
 class NewsService:
@@ -107,20 +75,11 @@ class NewsService:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
-        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.chroma_server),
+        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
         used instead of opening that folder in this process."""
-        use_offline_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings, questions=True)
-        # Articles: the exact model (vectors equal Chroma's). A second instance, loaded at the first
-        # ingest in its own low-priority thread (see background_embedder), unless ingest_nice is 0
-        # and questions use the exact model too.
-        ingest_embedder = None
-        if settings.ingest_nice or _int8_questions(settings):
-            ingest_embedder = build_embedder(settings)
-        if settings.ingest_nice:
-            ingest_embedder = LowPriorityEmbedder(ingest_embedder, nice=settings.ingest_nice)
         served = local_server is not None and not settings.chroma_host
         host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
         store = ChromaStore.connect(
@@ -135,10 +94,10 @@ class NewsService:
             store=store,
             embedder=embedder,
             encoding=encoding,
-            chat=_chat_model(settings),
+            chat=build_chat_model(settings),
             prompts=prompts,
-            ranker=load_ranker() if settings.rerank else None,
-            ingest_embedder=ingest_embedder,
+            ranker=build_ranker(settings),
+            ingest_embedder=build_ingest_embedder(settings),
         )
 
     def keyword_index(self, library: str) -> KeywordIndex:
@@ -177,6 +136,7 @@ class NewsService:
         return text
 
     def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
+        """Ranked passages for ``query``. Blocking: ``ask`` runs it in a worker thread."""
         params = params or SearchParams(
             k=self.settings.top_k,
             per_article=self.settings.passages_per_article,
@@ -188,34 +148,35 @@ class NewsService:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
         validate_library(library)
-        yield AnswerStatus("Searching the articles…")
+        yield AnswerStatus(Stage.SEARCHING)
         # A follow-up ("and when was that?") is searched together with the turns before it.
-        query = " ".join([q for q, _ in history[-2:]] + [text])
+        query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [text])
         passages = await asyncio.to_thread(self.search, library, query)
         async for event in self.answerer.stream(text, passages, history):
             yield event
 
     # -- articles ----------------------------------------------------------------------------
     def ingest(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
+        """Chunk, embed and store ``articles``. Blocking: the async methods run it in a worker thread."""
         return self.ingestor.ingest(validate_library(library), articles, progress)
 
-    def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
+    async def add_articles(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
+        return await asyncio.to_thread(self.ingest, library, articles, progress)
+
+    async def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
         """On an empty library, add the bundled sample articles (``data/``)."""
         seed = self.settings.seed_dir
-        if seed is None or not seed.is_dir() or self.store.count(library) > 0:
+        if seed is None or not seed.is_dir() or await self.count(library) > 0:
             return []
-        return self.ingest(library, self.read_paths([seed]), progress)
+        return await self.add_articles(library, await self.read_paths([seed]), progress)
 
-    def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
-        articles: list[Article] = []
-        for path in paths:
-            files = iter_article_files(path) if path.is_dir() else [path]
-            for file in files:
-                articles.extend(articles_from_path(file, max_bytes=self.settings.max_article_bytes, **overrides))
-        return articles
+    async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
+        """The articles in files and folders (every supported file under a folder)."""
+        return await asyncio.to_thread(
+            articles_from_paths, paths, max_bytes=self.settings.max_article_bytes, **overrides
+        )
 
-    def read_url(self, url: str, **overrides: object) -> Article:
-        """Fetch and extract one article with the configured limits (blocking)."""
+    def _read_url(self, url: str, **overrides: object) -> Article:
         s = self.settings
         return article_from_url(
             url,
@@ -226,15 +187,19 @@ class NewsService:
             **overrides,
         )
 
+    async def read_url(self, url: str, **overrides: object) -> Article:
+        """Fetch and extract one article with the configured limits."""
+        return await asyncio.to_thread(self._read_url, url, **overrides)
+
     async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
-        article = await asyncio.to_thread(self.read_url, url, title=title, publisher=publisher, published=published)
-        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+        article = await self.read_url(url, title=title, publisher=publisher, published=published)
+        return (await self.add_articles(library, [article]))[0]
 
     async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, url: str | None = None) -> IngestResult:
         article = article_from_text(
             text, title=title, url=url, publisher=publisher, published=published, max_bytes=self.settings.max_article_bytes
         )
-        return (await asyncio.to_thread(self.ingest, library, [article]))[0]
+        return (await self.add_articles(library, [article]))[0]
 
     async def add_file(self, library: str, filename: str, data: bytes, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, progress: Progress | None = None) -> list[IngestResult]:
         articles = await asyncio.to_thread(
@@ -246,33 +211,53 @@ class NewsService:
             publisher=publisher,
             published=published,
         )
-        return await asyncio.to_thread(self.ingest, library, articles, progress)
+        return await self.add_articles(library, articles, progress)
 
-    async def list_articles(self, library: str, *, offset: int = 0, limit: int = 10) -> tuple[list[ArticleSummary], int]:
+    # -- libraries ---------------------------------------------------------------------------
+    @property
+    def identity(self) -> str:
+        """Names the Chroma instance the libraries live in (files derived from them are kept per instance)."""
+        return self.store.identity
+
+    async def list_articles(self, library: str, *, offset: int = 0, limit: int | None = 10) -> tuple[list[ArticleSummary], int]:
+        """Articles newest first, ``limit`` of them from ``offset`` (None: all), and how many there are."""
         rows = await asyncio.to_thread(self.store.articles, validate_library(library))
-        return rows[offset : offset + limit], len(rows)
+        return rows[offset : None if limit is None else offset + limit], len(rows)
+
+    async def count(self, library: str) -> int:
+        """Chunks in ``library`` (0 when it does not exist)."""
+        return await asyncio.to_thread(self.store.count, validate_library(library))
 
     async def remove(self, library: str, article_id: str) -> bool:
-        return await asyncio.to_thread(self.remove_sync, library, article_id)
+        def remove() -> bool:
+            ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
+            self.store.delete(library, ids)
+            return bool(ids)
 
-    def remove_sync(self, library: str, article_id: str) -> bool:
-        ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
-        self.store.delete(library, ids)
-        return bool(ids)
+        return await asyncio.to_thread(remove)
+
+    async def drop(self, library: str) -> None:
+        """Delete ``library`` and all its articles."""
+        await asyncio.to_thread(self.store.drop, validate_library(library))
 
     async def stats(self, library: str) -> LibraryStats:
-        return await asyncio.to_thread(self.stats_sync, library)
+        def stats() -> LibraryStats:
+            rows = self.store.articles(validate_library(library))
+            return LibraryStats(
+                library=library,
+                articles=len(rows),
+                chunks=sum(r.chunks for r in rows),
+                embedder=self.store.built_with(library) or self.embedder.name,
+            )
 
-    def stats_sync(self, library: str) -> LibraryStats:
-        rows = self.store.articles(validate_library(library))
-        return LibraryStats(
-            library=library,
-            articles=len(rows),
-            chunks=sum(r.chunks for r in rows),
-            embedder=self.store.built_with(library) or self.embedder.name,
-        )
+        return await asyncio.to_thread(stats)
 
-    def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
-        written = self.ingestor.reindex(validate_library(library), progress)
-        self.keyword_index(library).sync(force=True)
-        return written
+    async def reindex(self, library: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Rebuild ``library`` with the configured embedder; the number of chunks written."""
+
+        def reindex() -> int:
+            written = self.ingestor.reindex(validate_library(library), progress)
+            self.keyword_index(library).sync(force=True)
+            return written
+
+        return await asyncio.to_thread(reindex)

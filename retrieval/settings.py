@@ -1,10 +1,11 @@
-"""All of newsbot's settings, read from the environment and ``.env`` (pydantic-settings)."""
+"""The core's settings, read from the environment and ``.env`` (pydantic-settings). The bot's own
+(Discord, rate limits, worker priority) extend them in ``bot.settings.BotSettings``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,136 +31,101 @@ def _default_offline_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def _alias(*names: str) -> AliasChoices:
+def env_alias(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
 class Settings(BaseSettings):
-    """One place for every setting. Env names are given in ``validation_alias``."""
+    """What the core needs: storage, models, retrieval and input limits. Env names are given in
+    ``validation_alias``."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     # storage
-    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=_alias("NEWSBOT_DATA_DIR", "data_dir"))
+    data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=env_alias("NEWSBOT_DATA_DIR", "data_dir"))
     seed_dir: Path | None = Field(
-        default_factory=_default_seed_dir, validation_alias=_alias("NEWSBOT_SEED_DIR", "seed_dir")
+        default_factory=_default_seed_dir, validation_alias=env_alias("NEWSBOT_SEED_DIR", "seed_dir")
     )
-    chroma_path: Path | None = Field(default=None, validation_alias=_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
-    chroma_host: str | None = Field(default=None, validation_alias=_alias("CHROMA_HOST", "chroma_host"))
-    chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=_alias("CHROMA_PORT", "chroma_port"))
-    # How `newsbot run` reaches the on-disk Chroma folder when CHROMA_HOST is unset: "child" serves it
-    # from a `chroma run` child process (embedded Chroma holds the GIL during writes, stalling the
-    # bot while it ingests); "embedded" opens it in the bot's own process.
-    bot_chroma: Literal["child", "embedded"] = Field(
-        default="child", validation_alias=_alias("NEWSBOT_BOT_CHROMA", "bot_chroma")
-    )
+    chroma_path: Path | None = Field(default=None, validation_alias=env_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
+    chroma_host: str | None = Field(default=None, validation_alias=env_alias("CHROMA_HOST", "chroma_host"))
+    chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=env_alias("CHROMA_PORT", "chroma_port"))
 
     # offline assets (model files, tiktoken cache) for machines without internet
     offline_dir: Path | None = Field(
-        default_factory=_default_offline_dir, validation_alias=_alias("NEWSBOT_OFFLINE_DIR", "offline_dir")
+        default_factory=_default_offline_dir, validation_alias=env_alias("NEWSBOT_OFFLINE_DIR", "offline_dir")
     )
     tiktoken_cache_dir: Path | None = Field(
-        default=None, validation_alias=_alias("TIKTOKEN_CACHE_DIR", "tiktoken_cache_dir")
+        default=None, validation_alias=env_alias("TIKTOKEN_CACHE_DIR", "tiktoken_cache_dir")
     )
 
     # embeddings
     embedder: Literal["default", "openai"] = Field(
-        default="default", validation_alias=_alias("NEWSBOT_EMBEDDER", "embedder")
+        default="default", validation_alias=env_alias("NEWSBOT_EMBEDDER", "embedder")
     )
     embedding_model_dir: Path | None = Field(
-        default=None, validation_alias=_alias("NEWSBOT_EMBEDDING_MODEL_DIR", "embedding_model_dir")
+        default=None, validation_alias=env_alias("NEWSBOT_EMBEDDING_MODEL_DIR", "embedding_model_dir")
     )
     openai_embedding_model: str = Field(
         default="text-embedding-3-small",
-        validation_alias=_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
+        validation_alias=env_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
     )
-    # Questions go through an int8 copy of the default model (retrieval/question_model.py, built
-    # once into cache_dir): ~1.5x faster per question, same retrieval figures; "exact" uses the
+    # Questions go through an int8 copy of the default model (retrieval/embed/question_model.py, built
+    # once into cache_dir): faster per question, same retrieval figures; "exact" uses the
     # model itself. Articles always use the exact model.
     question_model: Literal["int8", "exact"] = Field(
-        default="int8", validation_alias=_alias("NEWSBOT_QUESTION_MODEL", "question_model")
+        default="int8", validation_alias=env_alias("NEWSBOT_QUESTION_MODEL", "question_model")
     )
     cache_dir: Path = Field(
-        default=Path.home() / ".cache" / "newsbot", validation_alias=_alias("NEWSBOT_CACHE_DIR", "cache_dir")
+        default=Path.home() / ".cache" / "newsbot", validation_alias=env_alias("NEWSBOT_CACHE_DIR", "cache_dir")
     )
 
     # Added to the nice value of the thread that embeds articles (Linux), so questions come first
     # while a corpus is ingested; 0 keeps normal priority.
-    ingest_nice: int = Field(default=10, ge=0, le=19, validation_alias=_alias("NEWSBOT_INGEST_NICE", "ingest_nice"))
-    # Added to the nice value of the bot's worker threads (searching, answering, reading files; Linux),
-    # so the event loop that acknowledges Discord's interactions is served first when the cores are
-    # busy; article embedding adds ingest_nice on top. 0 keeps normal priority.
-    worker_nice: int = Field(default=5, ge=0, le=19, validation_alias=_alias("NEWSBOT_WORKER_NICE", "worker_nice"))
+    ingest_nice: int = Field(default=10, ge=0, le=19, validation_alias=env_alias("NEWSBOT_INGEST_NICE", "ingest_nice"))
 
     # language model (any OpenAI-compatible endpoint)
-    llm_base_url: str | None = Field(default=None, validation_alias=_alias("OPENAI_BASE_URL", "llm_base_url"))
-    llm_api_key: SecretStr | None = Field(default=None, validation_alias=_alias("OPENAI_API_KEY", "llm_api_key"))
-    llm_model: str = Field(default="gpt-4o-mini", validation_alias=_alias("NEWSBOT_LLM_MODEL", "llm_model"))
-    llm_timeout: float = Field(default=30.0, gt=0, validation_alias=_alias("NEWSBOT_LLM_TIMEOUT", "llm_timeout"))
+    llm_base_url: str | None = Field(default=None, validation_alias=env_alias("OPENAI_BASE_URL", "llm_base_url"))
+    llm_api_key: SecretStr | None = Field(default=None, validation_alias=env_alias("OPENAI_API_KEY", "llm_api_key"))
+    llm_model: str = Field(default="gpt-4o-mini", validation_alias=env_alias("NEWSBOT_LLM_MODEL", "llm_model"))
+    llm_timeout: float = Field(default=30.0, gt=0, validation_alias=env_alias("NEWSBOT_LLM_TIMEOUT", "llm_timeout"))
     llm_max_retries: int = Field(
-        default=3, ge=0, le=10, validation_alias=_alias("NEWSBOT_LLM_MAX_RETRIES", "llm_max_retries")
+        default=3, ge=0, le=10, validation_alias=env_alias("NEWSBOT_LLM_MAX_RETRIES", "llm_max_retries")
     )
-    llm_max_tokens: int = Field(default=500, ge=16, validation_alias=_alias("NEWSBOT_LLM_MAX_TOKENS", "llm_max_tokens"))
-    llm_disabled: bool = Field(default=False, validation_alias=_alias("NEWSBOT_LLM_DISABLED", "llm_disabled"))
+    llm_max_tokens: int = Field(default=500, ge=16, validation_alias=env_alias("NEWSBOT_LLM_MAX_TOKENS", "llm_max_tokens"))
+    llm_disabled: bool = Field(default=False, validation_alias=env_alias("NEWSBOT_LLM_DISABLED", "llm_disabled"))
 
     # chunking, retrieval, answering
-    chunk_tokens: int = Field(default=200, ge=32, le=400, validation_alias=_alias("NEWSBOT_CHUNK_TOKENS", "chunk_tokens"))
-    chunk_overlap: int = Field(default=40, ge=0, validation_alias=_alias("NEWSBOT_CHUNK_OVERLAP", "chunk_overlap"))
-    top_k: int = Field(default=6, ge=1, le=50, validation_alias=_alias("NEWSBOT_TOP_K", "top_k"))
+    chunk_tokens: int = Field(default=200, ge=32, le=400, validation_alias=env_alias("NEWSBOT_CHUNK_TOKENS", "chunk_tokens"))
+    chunk_overlap: int = Field(default=40, ge=0, validation_alias=env_alias("NEWSBOT_CHUNK_OVERLAP", "chunk_overlap"))
+    top_k: int = Field(default=6, ge=1, le=50, validation_alias=env_alias("NEWSBOT_TOP_K", "top_k"))
     passages_per_article: int = Field(
-        default=4, ge=1, validation_alias=_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
+        default=4, ge=1, validation_alias=env_alias("NEWSBOT_PASSAGES_PER_ARTICLE", "passages_per_article")
     )
-    # Re-rank candidates with the learned ranker (retrieval/ranker.json, bench/train_ranker.py).
-    rerank: bool = Field(default=True, validation_alias=_alias("NEWSBOT_RERANK", "rerank"))
+    # Re-rank candidates with the learned ranker (retrieval/search/ranker.json, bench/train_ranker.py).
+    rerank: bool = Field(default=True, validation_alias=env_alias("NEWSBOT_RERANK", "rerank"))
     min_similarity: float = Field(
-        default=0.30, ge=-1, le=1, validation_alias=_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")
+        default=0.30, ge=-1, le=1, validation_alias=env_alias("NEWSBOT_MIN_SIMILARITY", "min_similarity")
     )
     context_tokens: int = Field(
-        default=3000, ge=200, validation_alias=_alias("NEWSBOT_CONTEXT_TOKENS", "context_tokens")
+        default=3000, ge=200, validation_alias=env_alias("NEWSBOT_CONTEXT_TOKENS", "context_tokens")
     )
 
     # limits on input
     max_question_chars: int = Field(
-        default=1000, ge=10, validation_alias=_alias("NEWSBOT_MAX_QUESTION_CHARS", "max_question_chars")
+        default=1000, ge=10, validation_alias=env_alias("NEWSBOT_MAX_QUESTION_CHARS", "max_question_chars")
     )
     max_article_bytes: int = Field(
-        default=2_000_000, ge=1000, validation_alias=_alias("NEWSBOT_MAX_ARTICLE_BYTES", "max_article_bytes")
+        default=2_000_000, ge=1000, validation_alias=env_alias("NEWSBOT_MAX_ARTICLE_BYTES", "max_article_bytes")
     )
-    fetch_timeout: float = Field(default=15.0, gt=0, validation_alias=_alias("NEWSBOT_FETCH_TIMEOUT", "fetch_timeout"))
+    fetch_timeout: float = Field(default=15.0, gt=0, validation_alias=env_alias("NEWSBOT_FETCH_TIMEOUT", "fetch_timeout"))
     fetch_max_bytes: int = Field(
-        default=5_000_000, ge=1000, validation_alias=_alias("NEWSBOT_FETCH_MAX_BYTES", "fetch_max_bytes")
+        default=5_000_000, ge=1000, validation_alias=env_alias("NEWSBOT_FETCH_MAX_BYTES", "fetch_max_bytes")
     )
     allow_private_urls: bool = Field(
-        default=False, validation_alias=_alias("NEWSBOT_ALLOW_PRIVATE_URLS", "allow_private_urls")
+        default=False, validation_alias=env_alias("NEWSBOT_ALLOW_PRIVATE_URLS", "allow_private_urls")
     )
 
-    # Discord (used by bot/ only; kept here so there is one settings class)
-    discord_token: SecretStr | None = Field(default=None, validation_alias=_alias("DISCORD_TOKEN", "discord_token"))
-    discord_api_base: str | None = Field(
-        default=None, validation_alias=_alias("DISCORD_API_BASE", "discord_api_base")
-    )
-    discord_gateway_url: str | None = Field(
-        default=None, validation_alias=_alias("DISCORD_GATEWAY_URL", "discord_gateway_url")
-    )
-    discord_dev_guild: int | None = Field(
-        default=None, validation_alias=_alias("NEWSBOT_DEV_GUILD", "discord_dev_guild")
-    )
-    discord_admin_role: str | None = Field(
-        default=None, validation_alias=_alias("NEWSBOT_ADMIN_ROLE", "discord_admin_role")
-    )
-    discord_allow_dms: bool = Field(default=False, validation_alias=_alias("NEWSBOT_ALLOW_DMS", "discord_allow_dms"))
-    discord_sharded: bool = Field(default=False, validation_alias=_alias("NEWSBOT_SHARDED", "discord_sharded"))
-    rate_limit_questions: int = Field(
-        default=5, ge=1, validation_alias=_alias("NEWSBOT_RATE_LIMIT_QUESTIONS", "rate_limit_questions")
-    )
-    rate_limit_seconds: float = Field(
-        default=60.0, gt=0, validation_alias=_alias("NEWSBOT_RATE_LIMIT_SECONDS", "rate_limit_seconds")
-    )
-    stream_edit_interval: float = Field(
-        default=1.0, ge=0, validation_alias=_alias("NEWSBOT_STREAM_EDIT_INTERVAL", "stream_edit_interval")
-    )
-
-    @field_validator("llm_base_url", "chroma_host", "discord_api_base", "discord_gateway_url", mode="before")
+    @field_validator("llm_base_url", "chroma_host", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -173,10 +139,13 @@ class Settings(BaseSettings):
         return self.chroma_path or self.data_dir / "chroma"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings; a bad value becomes one ConfigError line naming the setting."""
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings(kind: type[S] = Settings, /, **overrides: object) -> S:
+    """Build settings of ``kind``; a bad value becomes one ConfigError line naming the setting."""
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(p) for p in err.get("loc", ())) or "setting"

@@ -13,9 +13,10 @@ from typing import Any
 import discord
 
 from bot.app import NewsBot, build_bot
+from bot.settings import BotSettings
 from bot.votes import VoteStore
-from retrieval.openai_chat import OpenAIChatModel
-from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.settings import PROJECT_ROOT
 from tests.conftest import make_service, make_settings
 from tests.fakes.discord_records import InteractionRecord, StoredMessage
 from tests.fakes.discord_server import (
@@ -41,7 +42,7 @@ def article(name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def bot_settings(tmp_path: Path, llm_url: str, **overrides: object) -> Settings:
+def bot_settings(tmp_path: Path, llm_url: str, **overrides: object) -> BotSettings:
     values: dict[str, object] = {
         "llm_base_url": llm_url,
         "llm_api_key": API_KEY,
@@ -53,7 +54,7 @@ def bot_settings(tmp_path: Path, llm_url: str, **overrides: object) -> Settings:
         "rate_limit_seconds": 60.0,
     }
     values.update(overrides)
-    return make_settings(tmp_path, **values)
+    return make_settings(tmp_path, BotSettings, **values)
 
 
 async def add_guilds(fake: FakeDiscord) -> None:
@@ -89,7 +90,7 @@ async def add_guilds(fake: FakeDiscord) -> None:
 @contextlib.asynccontextmanager
 async def running_bot(
     fake: FakeDiscord,
-    settings: Settings,
+    settings: BotSettings,
     embedder: Any,
     encoding: Any,
     votes_path: Path | None = None,

@@ -6,12 +6,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from retrieval.chroma_server import chroma_child
+from bot.cli.main import use_offline_tiktoken_cache
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.tokens import use_offline_cache
+from retrieval.store.chroma_server import chroma_child
+
+S = TypeVar("S", bound=Settings)
 
 OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
 _OWN_CACHE = pytest.StashKey[str]()  # the derived-model folder this run created (removed at the end)
@@ -19,7 +22,7 @@ SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT",
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    use_offline_cache(None, OFFLINE_DIR)
+    use_offline_tiktoken_cache(None, OFFLINE_DIR)  # as the `newsbot` entry point does
     # Derived models (the int8 question model) go to a folder of this run, not the user's ~/.cache;
     # set in the environment so `newsbot` processes started by the tests use it too.
     if "NEWSBOT_CACHE_DIR" not in os.environ:
@@ -40,22 +43,23 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
+    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
 
     return MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR))
 
 
 @pytest.fixture(scope="session")
 def encoding():
-    from retrieval.tokens import get_encoding
+    from retrieval.text.tokens import get_encoding
 
     return get_encoding()
 
 
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+def make_settings(tmp_path: Path, kind: type[S] = Settings, /, **overrides: object) -> S:
+    """Settings of ``kind`` (BotSettings for the bot) in ``tmp_path``, ignoring any ``.env`` file."""
     values: dict[str, object] = {"data_dir": tmp_path / "newsbot", "seed_dir": None, "offline_dir": OFFLINE_DIR}
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    return kind(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -65,9 +69,10 @@ def settings(tmp_path: Path) -> Settings:
 
 def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None):
     """A NewsService with the real store, model and ranker; the chat model is whatever the test hands in."""
-    from retrieval.prompts import PromptSet
-    from retrieval.service import NewsService, load_ranker
-    from retrieval.store import ChromaStore
+    from retrieval.answer.prompts import PromptSet
+    from retrieval.search.trees import load_ranker
+    from retrieval.service import NewsService
+    from retrieval.store.chroma import ChromaStore
 
     store = ChromaStore.connect(
         path=settings.resolved_chroma_path, host=settings.chroma_host, port=settings.chroma_port, embedder_name=embedder.name

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tiktoken
 
-from retrieval.answer import (
+from bot.render import status_text
+from retrieval.answer.answerer import (
     NO_LLM_NOTE,
     TOO_LONG_NOTE,
     AnswerDelta,
@@ -24,13 +25,13 @@ from retrieval.answer import (
     AnswerStatus,
     unavailable_note,
 )
-from retrieval.citations import NOT_FOUND
-from retrieval.embeddings import Embedder
+from retrieval.answer.citations import NOT_FOUND
+from retrieval.answer.llm import RetryPolicy
+from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.answer.prompts import PromptSet
+from retrieval.embed.base import Embedder
 from retrieval.errors import StoreError
-from retrieval.llm import RetryPolicy
-from retrieval.openai_chat import OpenAIChatModel
-from retrieval.models import AnswerMode, Article, Passage
-from retrieval.prompts import PromptSet
+from retrieval.models import Answer, AnswerMode, Article, Passage
 from retrieval.settings import PROJECT_ROOT
 from tests.fakes import FakeOpenAIServer, fake_embedding
 
@@ -121,6 +122,13 @@ async def events_of(answerer: Answerer, question: str, passages: Sequence[Passag
     return [event async for event in answerer.stream(question, passages, history)]
 
 
+async def answer_of(answerer: Answerer, question: str, passages: Sequence[Passage], history=()) -> Answer:
+    """The final answer of the stream (its last event)."""
+    done = (await events_of(answerer, question, passages, history))[-1]
+    assert isinstance(done, AnswerDone)
+    return done.answer
+
+
 def user_message(body: dict[str, Any]) -> str:
     return next(m["content"] for m in body["messages"] if m["role"] == "user")
 
@@ -145,7 +153,7 @@ async def test_no_passages_is_not_found_without_calling_the_model(make_answerer,
 
 async def test_extractive_answer_quotes_and_cites(make_answerer, server: FakeOpenAIServer) -> None:
     answerer = make_answerer(llm=False)
-    answer = await answerer.answer("Who organised the visit by the ASEAN consuls?", [VISIT_0, CITY_0, VISIT_1])
+    answer = await answer_of(answerer, "Who organised the visit by the ASEAN consuls?", [VISIT_0, CITY_0, VISIT_1])
     assert answer.mode is AnswerMode.EXTRACTIVE and answer.note == NO_LLM_NOTE
     assert "organised by Loh Tuck Keat" in answer.text
     assert answer.citations[0].number == 1 and answer.citations[0].source == VISIT.source
@@ -153,7 +161,7 @@ async def test_extractive_answer_quotes_and_cites(make_answerer, server: FakeOpe
     assert server.requests == []
 
     # the article ranked second is cited as [1] when it is the one quoted first
-    answer = await answerer.answer("Which six industries has CSGKC built?", [VISIT_0, CITY_0])
+    answer = await answer_of(answerer, "Which six industries has CSGKC built?", [VISIT_0, CITY_0])
     assert answer.text.startswith("CSGKC has grown an industrial structure")
     assert answer.citations[0].source == CITY.source
     assert CITY.title not in answer.text  # the headline line is not quoted as a sentence
@@ -169,7 +177,7 @@ async def test_extractive_answer_quotes_and_cites(make_answerer, server: FakeOpe
     ],
 )
 async def test_extractive_puts_the_best_sentence_first(make_answerer, question: str, expected: str) -> None:
-    answer = await make_answerer(llm=False).answer(question, [VISIT_0, CITY_0, VISIT_1, PORT_0])
+    answer = await answer_of(make_answerer(llm=False), question, [VISIT_0, CITY_0, VISIT_1, PORT_0])
     first = answer.text.split(" [1]")[0]
     assert expected in first
     assert "Port" not in answer.text and len(answer.citations) >= 1
@@ -187,7 +195,7 @@ async def test_extractive_uses_embedder_off_the_event_loop(make_answerer) -> Non
             return np.stack([fake_embedding(t) for t in texts])
 
     embedder = HashEmbedder()
-    answer = await make_answerer(llm=False, embedder=embedder).answer("Who is Han Deping?", [VISIT_0, VISIT_1])
+    answer = await answer_of(make_answerer(llm=False, embedder=embedder), "Who is Han Deping?", [VISIT_0, VISIT_1])
     assert "Han Deping" in answer.text and answer.citations[0].source == VISIT.source
     assert embedder.threads and threading.get_ident() not in embedder.threads
 
@@ -197,7 +205,7 @@ async def test_extractive_survives_a_failing_embedder(make_answerer) -> None:
         def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
             raise StoreError("embedder down")
 
-    answer = await make_answerer(llm=False, embedder=Broken()).answer("Who is Han Deping?", [VISIT_1])
+    answer = await answer_of(make_answerer(llm=False, embedder=Broken()), "Who is Han Deping?", [VISIT_1])
     assert answer.mode is AnswerMode.EXTRACTIVE and "Han Deping" in answer.text
 
 
@@ -221,7 +229,7 @@ async def test_sources_are_numbered_per_article_in_rank_order(make_answerer, ser
         return f"Loh Tuck Keat organised the visit [{number}]."
 
     server.responder = cite_the_visit
-    answer = await make_answerer().answer("Who organised it?", [CITY_0, VISIT_1, PORT_0, VISIT_0])
+    answer = await answer_of(make_answerer(), "Who organised it?", [CITY_0, VISIT_1, PORT_0, VISIT_0])
     user = user_message(server.chat_requests[0])
     assert re.findall(r'<source id="(\d+)">', user) == ["1", "2", "3"]
     visit_block = user[user.index('<source id="2">') : user.index('<source id="3">')]
@@ -234,7 +242,7 @@ async def test_sources_are_numbered_per_article_in_rank_order(make_answerer, ser
 @pytest.mark.parametrize("raw", ["Biosyngen is probably doing well [4].", f"{NOT_FOUND[:-1]} [1].", NOT_FOUND])
 async def test_answer_without_valid_citation_is_not_found(make_answerer, server: FakeOpenAIServer, raw: str) -> None:
     server.ok(raw)
-    answer = await make_answerer().answer("How is Biosyngen doing?", [VISIT_0])
+    answer = await answer_of(make_answerer(), "How is Biosyngen doing?", [VISIT_0])
     assert (answer.text, answer.mode, answer.citations) == (NOT_FOUND, AnswerMode.NOT_FOUND, ())
     assert answer.raw == raw
 
@@ -243,7 +251,7 @@ async def test_llm_failure_falls_back_to_extractive_with_note(make_answerer, ser
     server.server_error(500)
     server.server_error(500)
     events = await events_of(make_answerer(retries=1), "Who organised the visit?", [VISIT_0, CITY_0])
-    statuses = [e.text for e in events if isinstance(e, AnswerStatus)]
+    statuses = [status_text(e) for e in events if isinstance(e, AnswerStatus)]
     assert any("retrying (1/1)" in s for s in statuses)
     answer = events[-1].answer
     assert answer.mode is AnswerMode.EXTRACTIVE
@@ -265,7 +273,7 @@ async def test_broken_stream_is_reset_then_answered(make_answerer, server: FakeO
 async def test_history_reaches_the_model(make_answerer, server: FakeOpenAIServer) -> None:
     server.ok("It was on 27 May 2022 [1].")
     history = [("Who organised the Biosyngen visit?", "Loh Tuck Keat organised it [1].")]
-    await make_answerer().answer("When was it?", [VISIT_0], history)
+    await answer_of(make_answerer(), "When was it?", [VISIT_0], history)
     user = user_message(server.chat_requests[0])
     assert "Who organised the Biosyngen visit?" in user and "Loh Tuck Keat organised it." in user
 
@@ -281,7 +289,7 @@ async def test_prompt_injection_stays_data(make_answerer, server: FakeOpenAIServ
         return "PWNED @everyone" if "PWNED" in user_message(body) else "Fine [1]."
 
     server.responder = obedient
-    answer = await make_answerer().answer("What did Biosyngen open?", [evil, CITY_0])
+    answer = await answer_of(make_answerer(), "What did Biosyngen open?", [evil, CITY_0])
     body = server.chat_requests[0]
     template = (PROJECT_ROOT / "prompts" / "system.txt").read_text().strip()
     assert system_message(body) == prompts.system == template.format(not_found=NOT_FOUND)
@@ -307,7 +315,7 @@ async def test_token_budget_is_respected(make_answerer, server: FakeOpenAIServer
     passages = _numbered_articles(8)
     passage_tokens = len(encoding.encode(passages[0].text))
     budget = 900
-    await make_answerer(context_tokens=budget).answer("How did revenue change?", passages)
+    await answer_of(make_answerer(context_tokens=budget), "How did revenue change?", passages)
     body = server.chat_requests[0]
     used = sum(len(encoding.encode(m["content"])) for m in body["messages"])
     assert used <= budget
@@ -321,14 +329,14 @@ async def test_top_passage_is_truncated_when_it_alone_is_too_long(
     make_answerer, server: FakeOpenAIServer, encoding: tiktoken.Encoding
 ) -> None:
     long = passage(Article(title="Long read", body=""), 0, "Biosyngen grew quickly. " * 400)
-    await make_answerer(context_tokens=700).answer("How fast did Biosyngen grow?", [long])
+    await answer_of(make_answerer(context_tokens=700), "How fast did Biosyngen grow?", [long])
     body = server.chat_requests[0]
     assert sum(len(encoding.encode(m["content"])) for m in body["messages"]) <= 700
     assert "Biosyngen grew quickly." in user_message(body) and " …" in user_message(body)
 
 
 async def test_prompt_that_cannot_fit_falls_back_without_a_request(make_answerer, server: FakeOpenAIServer) -> None:
-    answer = await make_answerer(context_tokens=120).answer("Who organised the visit?", [VISIT_0])
+    answer = await answer_of(make_answerer(context_tokens=120), "Who organised the visit?", [VISIT_0])
     assert answer.mode is AnswerMode.EXTRACTIVE and answer.note == TOO_LONG_NOTE
     assert "Loh Tuck Keat" in answer.text
     assert server.requests == []

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.background_embedder import LowPriorityEmbedder
-from retrieval.embeddings import Embedder
+from retrieval.embed.background import LowPriorityEmbedder
+from retrieval.embed.base import Embedder
+from retrieval.embed.minilm import MiniLMEmbedder
 from retrieval.errors import InputError
-from retrieval.minilm import MiniLMEmbedder
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
 

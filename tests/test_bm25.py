@@ -1,5 +1,6 @@
 """BM25 on numpy arrays against a direct computation, and the keyword index's filters and reloads."""
 
+import asyncio
 import math
 import random
 from datetime import date
@@ -7,9 +8,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from retrieval.bm25 import Bm25
-from retrieval.terms import stem, term_coverage, tokens
 from retrieval.models import Article
+from retrieval.store.bm25 import Bm25
+from retrieval.text.terms import stem, term_coverage, tokens
 
 K1, B = 1.2, 0.75
 
@@ -181,7 +182,7 @@ def test_a_second_reader_of_the_same_file_sees_changes_made_through_the_first(se
         service.ingest("default", ART[1:])
         service.keyword_index("default").sync()  # the first process copies the new chunks
         assert len(other.keyword_index("default").search("Quokkaville", 5)) == 3
-        service.remove_sync("default", ART[0].id)
+        asyncio.run(service.remove("default", ART[0].id))
         assert len(other.keyword_index("default").search("Quokkaville", 5)) == 2
     finally:
         other.close()

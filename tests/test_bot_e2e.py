@@ -21,6 +21,7 @@ from bot.app import ShardedNewsBot, build_bot
 from bot.errors import RedactSecrets
 from bot.render import MAX_CONTENT, SOURCES_HEADER
 from bot.runner import run
+from bot.settings import BotSettings
 from tests.bot_fixtures import (
     ALICE,
     API_KEY,
@@ -543,8 +544,8 @@ async def test_sharded_bot_answers_in_every_shard(llm, tmp_path, embedder, encod
     assert all(source_line_of(BIOSYNGEN) in f.content for f in finals)
 
 
-# `newsbot run` as a process: settings from the environment, exit code from run().
-RUN_CODE = "import sys; from bot.runner import run; from retrieval.settings import load_settings as s; sys.exit(run(s()))"
+# `newsbot run` as a process: settings from the environment, exit code from the entry point.
+RUN_CODE = "import sys; from bot.cli import main; sys.exit(main(['run']))"
 
 
 def run_env(fake: FakeDiscord, tmp_path, **extra: str) -> dict[str, str]:
@@ -607,7 +608,7 @@ async def test_newsbot_run_with_a_broken_model_folder_stops_at_start_with_a_clea
 
 
 async def test_runner_without_token_exits_2_with_one_line(tmp_path, capsys):
-    assert run(make_settings(tmp_path)) == 2
+    assert run(make_settings(tmp_path, BotSettings)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "DISCORD_TOKEN" in err[0]
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from retrieval.chroma_server import chroma_child
 from retrieval.errors import StoreError
 from retrieval.models import Article
 from retrieval.service import NewsService
+from retrieval.store.chroma_server import chroma_child
 from tests.conftest import chroma_servers_of, make_service, make_settings
 
 
@@ -45,7 +45,7 @@ PARENT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from retrieval.chroma_server import chroma_child
+    from retrieval.store.chroma_server import chroma_child
     with chroma_child(Path(sys.argv[1])) as (host, port):
         print(port, flush=True)
         time.sleep(60)

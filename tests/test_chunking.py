@@ -1,9 +1,10 @@
+import asyncio
 from datetime import date
 
-from retrieval.chunking import chunk_article, split_sentences
 from retrieval.models import Article
 from retrieval.service import NewsService
 from retrieval.settings import PROJECT_ROOT
+from retrieval.text.chunking import chunk_article, split_sentences
 
 
 def test_sentences_keep_abbreviations_together():
@@ -40,7 +41,7 @@ def test_a_sentence_longer_than_the_budget_is_cut_by_tokens(encoding):
 
 def test_no_chunk_exceeds_the_embedding_window(service: NewsService, embedder):
     """all-MiniLM-L6-v2 silently truncates past 256 word-pieces: every chunk must fit, titles included."""
-    articles = service.read_paths([PROJECT_ROOT / "data"])
+    articles = asyncio.run(service.read_paths([PROJECT_ROOT / "data"]))
     hostile = [
         Article(title="数字 " * 30, body="中国广州的生物科技公司在2022年5月27日接待了东盟国家的总领事。" * 80),
         Article(title="Figures", body=" ".join(f"{i:,}.{i % 97}%" for i in range(3000))),

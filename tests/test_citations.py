@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.citations import NOT_FOUND, number_sources, parse_citations, renumber, resolve_citations, strip_citations
+from retrieval.answer.citations import NOT_FOUND, number_sources, parse_citations, renumber, resolve_citations, strip_citations
 from retrieval.models import Passage, Source
 
 

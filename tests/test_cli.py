@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.citations import NOT_FOUND
+from retrieval.answer.citations import NOT_FOUND
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR
 from tests.fakes import FakeOpenAIServer

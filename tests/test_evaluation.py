@@ -7,8 +7,10 @@ import json
 import pytest
 from rich.console import Console
 
+from bot.cli.evaluate import cmd_eval
 from retrieval.errors import InputError
-from retrieval.evaluation import aggregate, by_type, load_queries, run_multihop_command, score_query, squash
+from retrieval.eval.multihop import load_queries
+from retrieval.eval.scores import aggregate, by_type, score_query, squash
 from tests.conftest import make_settings
 
 
@@ -105,7 +107,7 @@ def _run(tmp_path, settings, *extra: str) -> dict:
         "columns": ["MRR@10", "MAP@10", "Hits@10", "Hits@4"], "with_bge_reranker_large": {"voyage-02": [0.5, 0.4, 0.7, 0.6]}}}}))
     args = argparse.Namespace(corpus=corpus, queries=queries, k=10, json="--json" in extra, library="eval-test", limit=None)
     out = io.StringIO()
-    assert run_multihop_command(args, settings, Console(file=out, width=200)) == 0
+    assert cmd_eval(args, settings, Console(file=out, width=200)) == 0
     return json.loads(out.getvalue()) if args.json else {"text": out.getvalue()}
 
 

@@ -9,17 +9,15 @@ from datetime import date, datetime
 import pytest
 
 from retrieval.errors import InputError
-from retrieval.extract import (
-    SUPPORTED_EXTENSIONS,
+from retrieval.ingest.dates import parse_date
+from retrieval.ingest.decode import SUPPORTED_EXTENSIONS, decode_text, human_size
+from retrieval.ingest.extract import (
     article_from_html,
     article_from_text,
     articles_from_file,
     articles_from_json,
     articles_from_path,
-    decode_text,
-    human_size,
     iter_article_files,
-    parse_date,
 )
 
 LIMIT = 2_000_000

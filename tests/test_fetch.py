@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from retrieval.errors import FetchError
-from retrieval.fetch import USER_AGENT, article_from_url, fetch_url, is_blocked_address
+from retrieval.ingest.fetch import USER_AGENT, article_from_url, fetch_url, is_blocked_address
 
 TIMEOUT = 0.5
 LIMIT = 100_000

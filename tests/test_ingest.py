@@ -1,5 +1,6 @@
 """Ingestion into a real Chroma in a temp dir: identity, dedupe, updates, refusals."""
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -63,11 +64,11 @@ def test_libraries_are_separate_collections(service):
 
 
 def test_seeding_adds_the_bundled_articles_once(service, tmp_path, embedder, encoding):
-    assert service.ensure_seeded("default") == []  # the fixture's settings have no seed folder
+    assert asyncio.run(service.ensure_seeded("default")) == []  # the fixture's settings have no seed folder
     seeded = make_service(make_settings(tmp_path, seed_dir=PROJECT_ROOT / "data"), embedder, encoding)
-    results = seeded.ensure_seeded("default")
+    results = asyncio.run(seeded.ensure_seeded("default"))
     assert 12 <= len(results) <= 20 and all(r.status is IngestStatus.ADDED for r in results)
-    assert seeded.ensure_seeded("default") == []
+    assert asyncio.run(seeded.ensure_seeded("default")) == []
     seeded.close()
 
 

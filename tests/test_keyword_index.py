@@ -1,5 +1,6 @@
 """The keyword index is derived from Chroma and never disagrees with it for longer than one search."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from retrieval.keyword_index import KeywordIndex, query_terms, term_coverage
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
+from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 
 
@@ -37,7 +38,7 @@ def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service
     service.ingest("default", articles)
     assert service.search("default", "Zephyrine turbines Quokkaville")  # arrays loaded
     removed = service.store.articles("default")[0].source
-    assert service.remove_sync("default", removed.article_id)
+    assert asyncio.run(service.remove("default", removed.article_id))
     hits = service.keyword_index("default").search("Zephyrine turbines", 50)
     left = set(service.store.ids("default"))
     assert hits and {h.chunk_id for h in hits} <= left
@@ -89,7 +90,7 @@ def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, 
         hits = b.search("shared", "Quokkaville turbines")
         assert hits and hits[0].source.title == "Zephyrine report 7"
         assert b.keyword_index("shared").chunk_ids() == set(a.store.ids("shared"))
-        assert a.remove_sync("shared", _article(7).id)
+        assert asyncio.run(a.remove("shared", _article(7).id))
         assert b.keyword_index("shared").search("Quokkaville", 5) == []
     finally:
         a.store.drop("shared")
@@ -100,13 +101,14 @@ def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, 
 CRASHING_WRITER = textwrap.dedent(
     """
     import sys
-    from retrieval.ingest import Ingestor
+    from retrieval.ingest.pipeline import Ingestor
     from retrieval.models import Article
     from tests.conftest import make_service, make_settings
-    from retrieval.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.tokens import get_encoding, use_offline_cache
+    from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
+    from bot.cli.main import use_offline_tiktoken_cache
+    from retrieval.text.tokens import get_encoding
     from pathlib import Path
-    use_offline_cache(None, Path(sys.argv[2]))
+    use_offline_tiktoken_cache(None, Path(sys.argv[2]))
     emb = MiniLMEmbedder(resolve_model_dir(None, Path(sys.argv[2])))
     svc = make_service(make_settings(Path(sys.argv[1])), emb, get_encoding())
     ingestor = Ingestor(svc.store, emb, get_encoding(), batch_chunks=1)  # one Chroma write per article

@@ -8,23 +8,25 @@ from collections.abc import AsyncIterator, Sequence
 import openai
 import pytest
 
-from retrieval.errors import LLMError
-from retrieval.llm import (
+from retrieval.answer.llm import (
     ChatModel,
     Delta,
-    LLMAuthError,
-    LLMBadResponse,
-    LLMRateLimited,
-    LLMRequestRejected,
-    LLMServerError,
-    LLMTimeout,
     Message,
     Restart,
     RetryPolicy,
     StreamEvent,
     stream_with_retries,
 )
-from retrieval.openai_chat import OpenAIChatModel
+from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.errors import (
+    LLMAuthError,
+    LLMBadResponse,
+    LLMError,
+    LLMRateLimited,
+    LLMRequestRejected,
+    LLMServerError,
+    LLMTimeout,
+)
 from retrieval.settings import load_settings
 from tests.fakes import FakeOpenAIServer
 
@@ -70,19 +72,14 @@ async def test_streaming_ok(server: FakeOpenAIServer) -> None:
     assert server.requests[0].headers["Authorization"] == f"Bearer {SECRET}"
 
 
-async def test_complete_non_streaming(server: FakeOpenAIServer) -> None:
-    server.ok("A whole reply [2].")
-    assert await make_model(server).complete(MESSAGES) == "A whole reply [2]."
-    assert not server.chat_requests[0].get("stream")
-
-
-async def test_default_complete_is_built_on_stream() -> None:
+async def test_a_chat_model_needs_only_stream() -> None:
     class Pieces(ChatModel):
         async def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
             for piece in ("one ", "two ", messages[-1]["content"]):
                 yield piece
 
-    assert await Pieces().complete(MESSAGES) == "one two Who visited?"
+    events = [e async for e in stream_with_retries(Pieces(), MESSAGES, RetryPolicy(max_retries=0))]
+    assert "".join(e.text for e in events) == "one two Who visited?"
 
 
 @pytest.mark.parametrize(

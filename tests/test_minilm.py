@@ -12,14 +12,14 @@ import pytest
 from chromadb.utils.embedding_functions import ONNXMiniLM_L6_V2
 from tokenizers import Tokenizer
 
-from retrieval.errors import ConfigError, InputError
-from retrieval.minilm import (
+from retrieval.embed.minilm import (
     MODEL_NAME,
     REQUIRED_FILES,
     MiniLMEmbedder,
     download_chroma_model,
     resolve_model_dir,
 )
+from retrieval.errors import ConfigError, InputError
 
 SHARED_MODEL_DIR = Path(__file__).resolve().parents[2] / "shared" / "models" / MODEL_NAME / "onnx"
 

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import tiktoken
 
-from retrieval.errors import LLMError
-from retrieval.llm import LLMAuthError, LLMServerError
-from retrieval.openai_embedder import MAX_BATCH, OpenAIEmbedder
+from retrieval.embed.openai_embedder import MAX_BATCH, OpenAIEmbedder
+from retrieval.errors import LLMAuthError, LLMError, LLMServerError
 from retrieval.settings import PROJECT_ROOT, load_settings
 from tests.fakes import FakeOpenAIServer, fake_embedding
 

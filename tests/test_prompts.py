@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.citations import NOT_FOUND
+from retrieval.answer.citations import NOT_FOUND
+from retrieval.answer.prompts import DEFAULT_PROMPTS_DIR, PromptSet, neutralise
 from retrieval.errors import ConfigError
 from retrieval.models import Source
-from retrieval.prompts import DEFAULT_PROMPTS_DIR, PromptSet, neutralise
 
 SOURCE = Source(article_id="a1", title="Biosyngen hosts ASEAN consuls", publisher="GeneOnline", published=date(2022, 5, 27))
 

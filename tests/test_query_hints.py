@@ -1,6 +1,6 @@
 """Reading publishers, days and parts out of questions (pure functions, no model)."""
 
-from retrieval.query_hints import SourceHint, clauses, find_days, find_publishers, name_variants, source_hints
+from retrieval.search.hints import SourceHint, clauses, find_days, find_publishers, name_variants, source_hints
 
 PUBLISHERS = [
     "TechCrunch",

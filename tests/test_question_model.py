@@ -3,6 +3,7 @@ fall back to the exact model."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -12,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval.embed.minilm import REQUIRED_FILES, MiniLMEmbedder, resolve_model_dir
+from retrieval.embed.question_model import Int8Copy
 from retrieval.errors import ConfigError
-from retrieval.minilm import REQUIRED_FILES, MiniLMEmbedder, resolve_model_dir
-from retrieval.question_model import Int8Copy
-from retrieval.search import SearchParams
+from retrieval.search.params import SearchParams
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 
@@ -101,7 +102,7 @@ def test_a_service_asking_with_the_int8_model_finds_the_articles_and_gates_unrel
 ):
     service = make_service(make_settings(tmp_path), int8, encoding, ingest_embedder=embedder)
     try:
-        service.ingest("main", service.read_paths([PROJECT_ROOT / "data"]))
+        service.ingest("main", asyncio.run(service.read_paths([PROJECT_ROOT / "data"])))
         titles = [a["title"] for a in _articles()]
         for question, title in zip(QUESTIONS, titles, strict=True):
             passages = service.search("main", question, SearchParams(k=3))
@@ -130,7 +131,7 @@ def test_a_build_in_a_process_without_logging_set_up_prints_nothing(tmp_path, mo
     # As `newsbot ask` on a new machine: the quantiser's logging.warning() would otherwise install a
     # stderr handler (logging.basicConfig) and print its advice to the user.
     script = (
-        "import logging, sys; from pathlib import Path; from retrieval.question_model import Int8Copy; "
+        "import logging, sys; from pathlib import Path; from retrieval.embed.question_model import Int8Copy; "
         "folder = Int8Copy(Path(sys.argv[1]))(Path(sys.argv[2])); "
         "print(folder.name, len(logging.getLogger().handlers))"
     )
@@ -170,7 +171,7 @@ def test_the_embedder_falls_back_to_the_exact_model_when_the_copy_fails(tmp_path
     for derive, reason in ((cannot_build, "disk full"), (corrupt_copy, "corrupt")):
         caplog.clear()
         model = MiniLMEmbedder(model_dir, derive=derive)
-        with caplog.at_level(logging.WARNING, logger="retrieval.minilm"):
+        with caplog.at_level(logging.WARNING, logger="retrieval.embed.minilm"):
             vectors = model.embed_batch(SENTENCES)
         assert model.loaded_from == model_dir
         np.testing.assert_allclose(vectors, reference, atol=1e-6)

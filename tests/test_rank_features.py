@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from retrieval.rank_features import FEATURES, CandidateSignals, feature_matrix
+from retrieval.search.features import FEATURES, CandidateSignals, feature_matrix
 
 
 def _signals(**overrides):

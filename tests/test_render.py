@@ -21,7 +21,9 @@ from bot.render import (
     render_stats,
     source_line,
     split_text,
+    status_text,
 )
+from retrieval.answer.answerer import AnswerStatus, Stage
 from retrieval.models import (
     Answer,
     AnswerMode,
@@ -209,3 +211,15 @@ def test_a_full_page_of_long_articles_shows_every_row() -> None:
     rows = page.splitlines()[1:]
     assert [r.split("`")[1] for r in rows] == [i.source.article_id for i in items]
     assert all(r.endswith("· 12 chunks · very-long-host-name-%d.example.com" % n) for n, r in enumerate(rows))
+
+
+def test_each_stage_has_its_words_and_a_retry_says_why_and_which() -> None:
+    assert status_text(AnswerStatus(Stage.SEARCHING)) == "Searching the articles…"
+    assert status_text(AnswerStatus(Stage.WRITING)) == "Writing the answer…"
+    assert status_text(AnswerStatus(Stage.QUOTING)) == "Quoting the articles…"
+    retry = [status_text(AnswerStatus(Stage.RETRYING, reason, 1, 3)) for reason in ("rate limited", "timed out", "broken reply")]
+    assert retry == [
+        "The model is busy, retrying (1/3)…",
+        "The model is slow to answer, retrying (1/3)…",
+        "The model's reply failed, retrying (1/3)…",
+    ]

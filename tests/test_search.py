@@ -1,22 +1,24 @@
 """Hybrid search on the bundled articles, in a real Chroma."""
 
+import asyncio
 import threading
 
 import numpy as np
 import pytest
 
 from retrieval.models import Passage
-from retrieval.rank_features import FEATURES
-from retrieval.search import Searcher, SearchParams
-from retrieval.terms import query_terms, term_coverage
+from retrieval.search.features import FEATURES
+from retrieval.search.params import SearchParams
+from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT
+from retrieval.text.terms import query_terms, term_coverage
 from tests.conftest import make_service, make_settings
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory, embedder, encoding):
     svc = make_service(make_settings(tmp_path_factory.mktemp("search"), seed_dir=PROJECT_ROOT / "data"), embedder, encoding)
-    svc.ensure_seeded("default")
+    asyncio.run(svc.ensure_seeded("default"))
     yield svc
     svc.close()
 
@@ -197,7 +199,7 @@ def test_the_nearest_search_runs_in_the_question_worker_as_wide_as_the_ranking_n
 
 
 def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_search(seeded):
-    from retrieval.embeddings import Embedder
+    from retrieval.embed.base import Embedder
     from retrieval.errors import LLMError
 
     class Unreachable(Embedder):

@@ -1,5 +1,6 @@
 """The store records which embedder built a library; another embedder is refused until reindexed."""
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -12,11 +13,13 @@ import numpy as np
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from retrieval.embeddings import Embedder
+from bot.settings import load_bot_settings
+from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, EmbedderMismatchError
 from retrieval.models import Article, Chunk, Source
 from retrieval.settings import PROJECT_ROOT, load_settings
-from retrieval.store import HNSW_SYNC_THRESHOLD, WRITE_BATCH, ChromaStore
+from retrieval.store.chroma import HNSW_SYNC_THRESHOLD, ChromaStore
+from retrieval.store.chroma_records import WRITE_BATCH
 from tests.conftest import make_service
 from tests.fakes import fake_embedding
 
@@ -44,9 +47,9 @@ def test_opening_a_library_with_another_embedder_says_how_to_rebuild(settings, e
         other.search("default", "Penang factory")
     assert "newsbot reindex --library default" in str(err.value) and "all-MiniLM-L6-v2" in str(err.value)
 
-    written = other.reindex("default")
+    written = asyncio.run(other.reindex("default"))
     assert written == minilm.store.count("default") > 0
-    assert other.stats_sync("default").embedder == "hashing-64"
+    assert asyncio.run(other.stats("default")).embedder == "hashing-64"
     assert other.search("default", "Acme Penang factory")[0].source.title == ARTICLE.title
     with pytest.raises(EmbedderMismatchError):
         make_service(settings, embedder, encoding).search("default", "Penang")
@@ -63,7 +66,7 @@ def test_settings_errors_are_one_line(monkeypatch):
 def test_secrets_are_not_shown_in_settings(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     monkeypatch.setenv("DISCORD_TOKEN", "discord-very-secret")
-    settings = load_settings(_env_file=None)
+    settings = load_bot_settings(_env_file=None)
     assert settings.llm_configured
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings.model_dump())
 
@@ -134,7 +137,7 @@ print(col.configuration_json["hnsw"]["sync_threshold"])
 
 _REOPEN = """
 import sys, json, numpy as np
-from retrieval.store import ChromaStore
+from retrieval.store.chroma import ChromaStore
 store = ChromaStore.connect(path=sys.argv[1], embedder_name="hashing-64")
 probe = np.asarray(json.loads(sys.argv[2]), dtype=np.float32)
 print(json.dumps({"count": store.count("default"), "nearest": store.nearest("default", probe, 1)[0][0]}))

@@ -9,7 +9,7 @@ import pytest
 
 from bot.render import MAX_CONTENT, render_answer
 from bot.streaming import MessageChain, stream_answer
-from retrieval.answer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus, Stage
 from retrieval.models import Answer, AnswerMode
 
 FINAL = Answer(text="Final answer [1].", citations=(), mode=AnswerMode.LLM)
@@ -45,7 +45,7 @@ def deltas(n: int, step: float, word: str = "word ") -> list[tuple[float, object
 async def test_edits_are_throttled_to_the_interval() -> None:
     clock = Clock()
     sink = RecordingSink(clock)
-    events = [(0.0, AnswerStatus("Searching the articles…")), (0.3, AnswerStatus("Writing the answer…"))]
+    events = [(0.0, AnswerStatus(Stage.SEARCHING)), (0.3, AnswerStatus(Stage.WRITING))]
     events += deltas(50, 0.1) + [(0.1, AnswerDone(FINAL))]
     answer = await stream_answer(timed(events, clock), sink, interval=1.0, clock=clock)
     assert answer is FINAL
@@ -62,9 +62,9 @@ async def test_interval_zero_pushes_every_change_but_skips_repeats() -> None:
     clock = Clock()
     sink = RecordingSink(clock)
     events = [
-        (0, AnswerStatus("Searching the articles…")),
-        (0, AnswerStatus("Searching the articles…")),
-        (0, AnswerStatus("Writing the answer…")),
+        (0, AnswerStatus(Stage.SEARCHING)),
+        (0, AnswerStatus(Stage.SEARCHING)),
+        (0, AnswerStatus(Stage.WRITING)),
         (0, AnswerDelta("One ")),
         (0, AnswerDelta("")),
         (0, AnswerDelta("two.")),
@@ -84,10 +84,10 @@ async def test_reset_discards_streamed_text() -> None:
     clock = Clock()
     sink = RecordingSink(clock)
     events = [
-        (0, AnswerStatus("Writing the answer…")),
+        (0, AnswerStatus(Stage.WRITING)),
         (0, AnswerDelta("A wrong start")),
         (0, AnswerReset()),
-        (0, AnswerStatus("Quoting the articles…")),
+        (0, AnswerStatus(Stage.QUOTING)),
         (0, AnswerDone(FINAL)),
     ]
     await stream_answer(timed(events, clock), sink, interval=0, clock=clock)
@@ -143,7 +143,7 @@ async def test_chain_grows_edits_changed_and_shrinks() -> None:
 async def test_long_streamed_answer_moves_into_new_messages() -> None:
     clock = Clock()
     chain = MemoryChain()
-    events = [(0, AnswerStatus("Writing the answer…"))] + deltas(900, 0, "lorem [1] ipsum. ")
+    events = [(0, AnswerStatus(Stage.WRITING))] + deltas(900, 0, "lorem [1] ipsum. ")
     text = "lorem [1] ipsum. " * 900
     final = Answer(text=text.strip(), citations=(), mode=AnswerMode.LLM)
     answer = await stream_answer(timed(events + [(0, AnswerDone(final))], clock), chain, interval=0, clock=clock)

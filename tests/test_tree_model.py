@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from retrieval.errors import ConfigError
-from retrieval.rank_features import FEATURES
-from retrieval.service import RANKER_MODEL, load_ranker
-from retrieval.tree_model import TreeEnsemble
+from retrieval.search.features import FEATURES
+from retrieval.search.trees import RANKER_MODEL, TreeEnsemble, load_ranker
 
 # x0 <= 1 ? (x1 <= 0.5 ? 1 : 2) : 10    and a tree that is one leaf (+0.25)
 MODEL = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import date
 from pathlib import PurePath
 
 import discord
@@ -17,21 +16,13 @@ from bot.errors import NO_MENTIONS
 from bot.permissions import library_for, require_manager
 from bot.protocols import AnswerService
 from bot.render import render_ingest
+from bot.settings import BotSettings
 from retrieval.errors import InputError
+from retrieval.ingest.dates import published_date
+from retrieval.ingest.decode import SUPPORTED_EXTENSIONS
 from retrieval.models import IngestResult
-from retrieval.settings import Settings
 
 _log = logging.getLogger(__name__)
-FILE_TYPES = (".txt", ".md", ".html", ".htm", ".json")
-
-
-def parse_published(value: str | None) -> date | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InputError(f"“{value}” is not a date.", hint="Write the publication date as YYYY-MM-DD.") from None
 
 
 class ProgressMessage:
@@ -75,7 +66,7 @@ class ProgressMessage:
 
 
 class AddCog(NewsCog, name="Add"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: Settings) -> None:
+    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings
@@ -104,10 +95,10 @@ class AddCog(NewsCog, name="Add"):
         require_manager(interaction, self.settings.discord_admin_role)
         if sum(x is not None for x in (url, text, file)) != 1:
             raise InputError("Give exactly one of url, text or file.")
-        when = parse_published(published)
+        when = published_date(published)
         if file is not None:
             suffix = PurePath(file.filename).suffix.lower()
-            if suffix not in FILE_TYPES:
+            if suffix not in SUPPORTED_EXTENSIONS:
                 raise InputError(
                     f"I can't read {suffix or 'extension-less'} files.", hint="Attach a .txt, .md, .html or .json file."
                 )

@@ -20,9 +20,9 @@ from bot.permissions import DM_REFUSAL, library_for
 from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter, TooManyQuestions
 from bot.render import render_answer
+from bot.settings import BotSettings
 from bot.streaming import MessageChain, stream_answer
 from bot.votes import Turn, VoteStore
-from retrieval.settings import Settings
 
 _log = logging.getLogger(__name__)
 EMPTY_MENTION = "Ask me a question after the mention, e.g. “@newsbot who visited Biosyngen in May 2022?”"
@@ -37,7 +37,7 @@ class AskCog(NewsCog, name="Ask"):
         votes: VoteStore,
         limiter: RateLimiter,
         memory: TurnMemory,
-        settings: Settings,
+        settings: BotSettings,
     ) -> None:
         self.bot = bot
         self.service = service

@@ -14,7 +14,7 @@ from bot.errors import NO_MENTIONS, log_error, user_message
 from bot.permissions import library_for, require_manager
 from bot.protocols import AnswerService
 from bot.render import neutralize_mentions, render_articles
-from retrieval.settings import Settings
+from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 PAGE_SIZE = 10
@@ -72,7 +72,7 @@ class PagerView(discord.ui.View):
 
 
 class LibraryCog(NewsCog, name="Library"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: Settings) -> None:
+    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
         self.bot = bot
         self.service = service
         self.settings = settings

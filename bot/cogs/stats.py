@@ -13,12 +13,12 @@ from bot.errors import NO_MENTIONS
 from bot.permissions import library_for
 from bot.protocols import AnswerService
 from bot.render import render_stats
+from bot.settings import BotSettings
 from bot.votes import VoteStore
-from retrieval.settings import Settings
 
 
 class StatsCog(NewsCog, name="Stats"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, votes: VoteStore, settings: Settings) -> None:
+    def __init__(self, bot: commands.Bot, *, service: AnswerService, votes: VoteStore, settings: BotSettings) -> None:
         self.bot = bot
         self.service = service
         self.votes = votes

@@ -1,0 +1,118 @@
+"""The library commands: ask, add, list, remove, stats, reindex; and run (the Discord bot).
+
+Each takes the parsed arguments, the settings and a console, and returns the exit code. The
+service is async: each command runs it with ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
+from bot.settings import BotSettings
+from retrieval.errors import NewsbotError
+from retrieval.ingest.decode import decode_text
+from retrieval.ingest.extract import article_from_text
+from retrieval.models import Article
+from retrieval.settings import Settings
+
+if TYPE_CHECKING:
+    from retrieval.service import NewsService
+
+
+def open_service(settings: Settings) -> NewsService:
+    """The service, imported on first use: ``newsbot --help`` and ``newsbot run`` need not load it here."""
+    from retrieval.service import NewsService
+
+    return NewsService.from_settings(settings)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    service = open_service(settings)
+    question = " ".join(args.question)
+
+    async def ask() -> None:
+        with progress_bar(console, "Adding the bundled articles") as update:
+            await service.ensure_seeded(args.library, update)
+        events = service.ask(args.library, question)
+        answer = await show_stream(console, events, live=console.is_terminal and not args.no_stream)
+        console.print(format_answer(answer), highlight=False, markup=False, soft_wrap=True)
+
+    asyncio.run(ask())
+    service.close()
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    overrides = {"title": args.title, "publisher": args.source, "published": args.published}
+    service = open_service(settings)
+
+    async def add() -> None:
+        articles: list[Article] = []
+        for target in args.targets:
+            if target == "-":
+                data = sys.stdin.buffer.read(settings.max_article_bytes + 1)
+                text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
+                articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
+            elif target.startswith(("http://", "https://")):
+                articles.append(await service.read_url(target, **overrides))
+            else:
+                path = Path(target)
+                if not path.exists():
+                    raise NewsbotError(f"No such file or folder: {target}")
+                articles.extend(await service.read_paths([path], **overrides))
+        with progress_bar(console, "Adding articles") as update:
+            print_ingest(console, await service.add_articles(args.library, articles, update))
+
+    asyncio.run(add())
+    service.close()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    service = open_service(settings)
+    rows, _ = asyncio.run(service.list_articles(args.library, limit=None))
+    table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
+    for r in rows:
+        s = r.source
+        table.add_row(s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
+    console.print(table if rows else f"Library '{args.library}' is empty.")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    service = open_service(settings)
+    if asyncio.run(service.remove(args.library, args.article_id)):
+        console.print(f"Removed {args.article_id}.")
+        return 0
+    console.print(f"No article {args.article_id} in library '{args.library}'.")
+    return 1
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    service = open_service(settings)
+    s = asyncio.run(service.stats(args.library))
+    console.print(f"library {s.library}: {s.articles} articles, {s.chunks} chunks, embedder {s.embedder}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    service = open_service(settings)
+    with progress_bar(console, "Re-embedding chunks") as update:
+        written = asyncio.run(service.reindex(args.library, update))
+    console.print(f"Rebuilt library '{args.library}' with {service.embedder.name}: {written} chunks.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console) -> int:
+    from bot.runner import configure_endpoints, run  # imported here: discord.py loads only for this command
+
+    configure_endpoints(settings)  # process-wide: discord.py's REST base and gateway, when set
+    return run(settings)

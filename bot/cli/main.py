@@ -1,0 +1,98 @@
+"""``newsbot``: the argument parser and the dispatch of one command, with its errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.cli import commands
+from bot.settings import load_bot_settings
+from retrieval.errors import ConfigError, NewsbotError
+from retrieval.settings import Settings
+from retrieval.text.tokens import offline_cache_dir
+
+Handler = Callable[[argparse.Namespace, Settings, Console], int]
+
+
+def _eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from bot.cli.evaluate import cmd_eval  # the evaluation's modules load only for this command
+
+    return cmd_eval(args, settings, console)
+
+
+HANDLERS: dict[str, Handler] = {
+    "eval": _eval,
+    "ask": commands.cmd_ask,
+    "add": commands.cmd_add,
+    "list": commands.cmd_list,
+    "remove": commands.cmd_remove,
+    "stats": commands.cmd_stats,
+    "reindex": commands.cmd_reindex,
+    "run": commands.cmd_run,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions about company news, with citations.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--library", default="default", help="library (one Chroma collection) to use; default: default")
+        return p
+
+    ask = command("ask", "answer a question from the articles")
+    ask.add_argument("question", nargs="+", help="the question")
+    ask.add_argument("--no-stream", action="store_true", help="print the answer only when it is complete")
+    add = command("add", "add articles from URLs, files, folders or - (standard input)")
+    add.add_argument("targets", nargs="+", metavar="URL|FILE|DIR|-")
+    add.add_argument("--title")
+    add.add_argument("--published", help="publication date, e.g. 2022-05-27")
+    add.add_argument("--source", help="publisher name")
+    command("list", "list the articles in the library")
+    rm = command("remove", "remove an article by its id (see `newsbot list`)")
+    rm.add_argument("article_id")
+    command("stats", "article and chunk counts")
+    command("reindex", "rebuild the library with the configured embedder")
+    ev = sub.add_parser("eval", help="measure retrieval quality on a benchmark", description="Measure retrieval quality.")
+    ev_sub = ev.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    mh = ev_sub.add_parser("multihop", help="MultiHop-RAG (Tang & Yang 2024): Hits@4/10, MRR@10, FactRecall@10, AllFacts@10")
+    mh.add_argument("--corpus", type=Path, required=True, help="corpus.json")
+    mh.add_argument("--queries", type=Path, required=True, help="queries JSON (query, question_type, evidence_list)")
+    mh.add_argument("--k", type=int, default=10)
+    mh.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    mh.add_argument("--library", default="eval-multihop", help="throw-away library used for the corpus")
+    mh.add_argument("--limit", type=int, default=None, help="evaluate only the first N queries")
+    run_help = "start the Discord bot (needs DISCORD_TOKEN)"
+    sub.add_parser("run", help=run_help, description=run_help)
+    return parser
+
+
+def use_offline_tiktoken_cache(explicit: Path | None, offline_dir: Path | None) -> None:
+    """Process-wide: tiktoken finds its cached encodings through TIKTOKEN_CACHE_DIR, so point it at
+    the configured folder, or at the offline one (``offline_dir/tiktoken-cache``)."""
+    folder = offline_cache_dir(explicit, offline_dir)
+    if folder is not None:
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; every NewsbotError becomes one clear line on stderr."""
+    args = build_parser().parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        settings = load_bot_settings()  # every command checks the whole configuration once
+        use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
+        return HANDLERS[args.command](args, settings, Console())
+    except ConfigError as exc:
+        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return 2
+    except NewsbotError as exc:
+        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130

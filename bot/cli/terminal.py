@@ -1,0 +1,63 @@
+"""What the command line shows: answers with their sources, the answer as it streams, progress bars."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from bot.render import status_text
+from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.models import Answer, IngestResult
+
+
+@contextmanager
+def progress_bar(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar for work that reports ``(done, total)``; nothing is drawn when output is not a terminal."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+        for c in answer.citations:
+            lines.append(f"[{c.number}] {c.source.label()}" + (f"\n    {c.source.url}" if c.source.url else ""))
+    if answer.note:
+        lines += ["", f"Note: {answer.note}"]
+    return "\n".join(lines)
+
+
+async def show_stream(console: Console, events: AsyncIterable[object], *, live: bool) -> Answer:
+    """Follow the answer events; with ``live``, show the status or the text so far until it is done."""
+    partial, status = "", ""
+    with Live(Text(""), console=console, transient=True, auto_refresh=False, redirect_stdout=False) as view:
+        async for event in events:
+            if isinstance(event, AnswerStatus):
+                status = status_text(event)
+            elif isinstance(event, AnswerDelta):
+                partial += event.text
+            elif isinstance(event, AnswerReset):
+                partial = ""
+            elif isinstance(event, AnswerDone):
+                return event.answer
+            if live:
+                view.update(Text(partial or status, style="dim" if not partial else ""), refresh=True)
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+def print_ingest(console: Console, results: list[IngestResult]) -> None:
+    for r in results:
+        console.print(f"{r.status.value:9} {r.article_id}  {r.title}  ({r.chunks} chunks)", highlight=False, markup=False)

@@ -1,0 +1,183 @@
+"""An answer without a language model: the 2–3 passage sentences that best match the question.
+
+Scoring combines IDF-weighted overlap of content words (names and acronyms weigh more, and
+consecutive question words found together earn a bonus) with, when an ``Embedder`` is given,
+the cosine similarity of question and sentence. Blocking: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
+from retrieval.embed.base import Embedder
+from retrieval.models import Citation, Passage, Source
+from retrieval.text.chunking import split_sentences
+from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
+
+MIN_WORDS = 5
+
+
+def _month_pattern(month: str) -> str:
+    """``jan(?:uary)?`` and so on; "may" only beside a day number (it is a common word), and
+    September also as "sept"."""
+    if month == "may":
+        return r"\d{1,2}\s+may|may\s+\d{1,2}"
+    if month == "september":
+        return r"sep(?:t(?:ember)?)?"
+    return f"{month[:3]}(?:{month[3:]})?"
+
+
+_MONTH_WORDS = "|".join(_month_pattern(m) for m in MONTHS)
+_DATE = re.compile(rf"\b(?:(?:19|20)\d\d|{_MONTH_WORDS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NUMBER = re.compile(r"\d")
+# A sentence that names a person: an honorific or a role ("Mr. Loh", "Consul General", "chief executive").
+_PERSON = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame)\.?\s+[A-Z]|\b(?:chief executive|CEO|founder|minister|president|consul general|"
+    r"chairman|chairwoman|director|ambassador|governor|mayor|analyst|spokesperson|spokesman|spokeswoman)\b",
+    re.I,
+)
+_PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
+
+
+def _norm(text: str) -> str:
+    return " ".join(w.lower() for w in sentence_words(text))
+
+
+def _usable(sentence: str, source: Source) -> bool:
+    """Skip short bits, headline or caption fragments and sentences cut at a chunk's start."""
+    count = len(sentence_words(sentence))
+    if count < MIN_WORDS:
+        return False
+    norm = _norm(sentence)
+    if norm and norm in _norm(source.title):
+        return False
+    if sentence[0].islower():
+        return False
+    ends = sentence.rstrip("\"”’)").endswith((".", "!", "?"))
+    return ends or count > 12
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    source: Source
+    rank: int
+    words: tuple[str, ...]
+
+
+def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
+    seen: set[str] = set()
+    out = []
+    for rank, passage in enumerate(passages):
+        lines = strip_citations(passage.text).splitlines()  # a line of its own is a headline or caption
+        for sentence in (s for line in lines for s in split_sentences(line)):
+            key = _norm(sentence)
+            if key in seen or not _usable(sentence, passage.source):
+                continue
+            seen.add(key)
+            out.append(_Candidate(sentence, passage.source, rank, tuple(content_words(sentence))))
+    return out
+
+
+def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
+    q_words = list(dict.fromkeys(content_words(question)))
+    if not q_words or not candidates:
+        return [0.0] * len(candidates)
+    emphasised = {re.sub(r"['’]s$", "", w.lower()) for w in sentence_words(question) if w[:1].isupper() or any(c.isdigit() for c in w)}
+    n = len(candidates)
+    weight = {}
+    for w in q_words:
+        df = sum(1 for c in candidates if w in c.words)
+        weight[w] = (math.log((n + 1) / (df + 1)) + 1.0) * (1.5 if w in emphasised else 1.0)
+    total = sum(weight.values())
+    pairs = list(zip(q_words, q_words[1:]))
+    asks_when = re.search(r"\b(when|what (?:date|day|year|month|time))\b", question, re.I) is not None
+    asks_amount = re.search(r"\bhow (?:many|much|large|big|long)\b", question, re.I) is not None
+    asks_who = re.search(r"\b(who|whom|whose)\b", question, re.I) is not None
+    scores = []
+    for c in candidates:
+        present = set(c.words)
+        stems = {prefix_stem(w) for w in c.words}
+        score = sum(weight[w] if w in present else 0.5 * weight[w] if prefix_stem(w) in stems else 0.0 for w in q_words)
+        score /= total
+        adjacent = set(zip(c.words, c.words[1:]))
+        score += min(0.3, 0.1 * sum(1 for p in pairs if p in adjacent))
+        if asks_when and _DATE.search(c.text):
+            score += 0.3
+        elif asks_amount and _NUMBER.search(c.text):
+            score += 0.2
+        if asks_who and not _PERSON.search(c.text):
+            score *= 0.5  # a "who" question is not answered by a sentence that names nobody
+        if _PRONOUN_START.match(c.text):
+            score *= 0.8  # "He said …" reads badly without the sentence before it
+        if len(c.words) > 45:
+            score *= 0.85
+        scores.append(score)
+    return scores
+
+
+def _similarities(question: str, candidates: Sequence[_Candidate], embedder: Embedder) -> list[float]:
+    vectors = np.asarray(embedder.embed_batch([question, *[c.text for c in candidates]]), dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1)
+    norms[norms == 0] = 1.0
+    vectors = vectors / norms[:, None]
+    return [float(x) for x in vectors[1:] @ vectors[0]]
+
+
+def pick_sentences(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    embedder: Embedder | None = None,
+    max_sentences: int = 3,
+    max_embedded: int = 16,
+) -> list[tuple[str, Source]]:
+    """The best non-redundant sentences, best first; empty when none relates to the question."""
+    candidates = _candidates(passages)
+    scores = [s - 0.005 * c.rank for s, c in zip(_lexical(question, candidates), candidates)]
+    if embedder is not None and candidates:
+        order = sorted(range(len(candidates)), key=lambda i: -scores[i])[:max_embedded]
+        sims = _similarities(question, [candidates[i] for i in order], embedder)
+        for i, sim in zip(order, sims):
+            scores[i] = 0.5 * scores[i] + 0.5 * max(sim, 0.0)
+        chosen = set(order)
+        scores = [s if i in chosen else 0.5 * s for i, s in enumerate(scores)]
+    ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    if not ranked or scores[ranked[0]] <= 0:
+        return []
+    best = scores[ranked[0]]
+    picked: list[int] = []
+    for i in ranked:
+        if len(picked) == max_sentences or scores[i] < 0.5 * best:
+            break
+        mine = set(candidates[i].words)
+        if any(len(mine & set(candidates[j].words)) / max(1, len(mine | set(candidates[j].words))) > 0.5 for j in picked):
+            continue
+        picked.append(i)
+    return [(candidates[i].text, candidates[i].source) for i in picked]
+
+
+def _with_marker(sentence: str, number: int) -> str:
+    if sentence.endswith((".", "!", "?")) and not sentence.endswith("..."):
+        return f"{sentence[:-1]} [{number}]{sentence[-1]}"
+    return f"{sentence} [{number}]"
+
+
+def extractive_answer(
+    question: str, passages: Sequence[Passage], *, embedder: Embedder | None = None
+) -> tuple[str, tuple[Citation, ...]]:
+    """Quoted sentences each followed by its citation, numbered 1..n by first use; ("", ()) if none."""
+    groups = number_sources(passages)
+    numbers = {source.article_id: n for n, source, _ in groups}
+    sources = {n: source for n, source, _ in groups}
+    picked = pick_sentences(question, passages, embedder=embedder)
+    if not picked:
+        return "", ()
+    raw = " ".join(_with_marker(text, numbers[source.article_id]) for text, source in picked)
+    return resolve_citations(raw, sources)

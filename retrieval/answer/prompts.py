@@ -1,0 +1,130 @@
+"""Prompt templates (text files in ``prompts/``) and rendering that keeps article text inert.
+
+Article text is only ever a *value* passed to ``str.format`` (so its braces are harmless), and
+anything that looks like our ``<source>`` delimiters inside it is escaped so it cannot close or
+forge a source block.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from retrieval.answer.citations import NOT_FOUND, strip_citations
+from retrieval.errors import ConfigError
+from retrieval.models import Source
+from retrieval.settings import PROJECT_ROOT
+
+DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+# file name -> (required variables, optional variables)
+_VARIABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "system.txt": (frozenset({"not_found"}), frozenset()),
+    "answer.txt": (frozenset({"sources", "question", "today"}), frozenset({"history", "not_found"})),
+    "passage.txt": (frozenset({"number", "title", "publisher", "published", "url", "text"}), frozenset()),
+}
+_DELIMITER = re.compile(r"<(?=\s*/?\s*source\b)", re.IGNORECASE)
+PROMPT_TURNS = 3  # earlier turns of a conversation the prompt shows the model (the latest ones)
+_HISTORY_CHARS = 600
+
+
+def neutralise(text: str) -> str:
+    """Escape anything that could open or close a ``<source>`` block."""
+    return _DELIMITER.sub("&lt;", text)
+
+
+def _one_line(text: str | None) -> str:
+    return neutralise(" ".join(text.split())) if text else "unknown"
+
+
+def _check(path: Path, template: str) -> None:
+    required, optional = _VARIABLES[path.name]
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ConfigError(f"Prompt file {path} has unbalanced braces ({exc}).", hint="Write literal braces as {{ }}.") from None
+    found: set[str] = set()
+    for _, name, spec, _ in fields:
+        if name is None:
+            continue
+        if name not in required | optional or (spec and "{" in spec):
+            shown = "{" + name + "}"
+            raise ConfigError(
+                f"Prompt file {path} uses unknown variable {shown}.",
+                hint=f"Allowed: {', '.join(sorted(required | optional)) or 'none'}.",
+            )
+        found.add(name)
+    missing = sorted(required - found)
+    if missing:
+        raise ConfigError(f"Prompt file {path} is missing variable {{{missing[0]}}}.", hint="Add it to the template.")
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    system: str
+    answer_template: str
+    passage_template: str
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> PromptSet:
+        directory = Path(directory) if directory is not None else DEFAULT_PROMPTS_DIR
+        texts: dict[str, str] = {}
+        for name in _VARIABLES:
+            path = directory / name
+            try:
+                texts[name] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"Cannot read prompt file {path} ({type(exc).__name__}).") from None
+            _check(path, texts[name])
+        return cls(
+            system=texts["system.txt"].format(not_found=NOT_FOUND).strip(),
+            answer_template=texts["answer.txt"],
+            passage_template=texts["passage.txt"],
+        )
+
+    @property
+    def uses_history(self) -> bool:
+        return any(name == "history" for _, name, _, _ in string.Formatter().parse(self.answer_template))
+
+    def render_source(self, number: int, source: Source, texts: Sequence[str]) -> str:
+        """One ``<source>`` block for an article; ``texts`` are its passages."""
+        body = "\n[…]\n".join(neutralise(t.strip()) for t in texts)
+        return self.passage_template.format(
+            number=number,
+            title=_one_line(source.title),
+            publisher=_one_line(source.publisher),
+            published=source.published.isoformat() if source.published else "unknown",
+            url=_one_line(source.url),
+            text=body,
+        ).strip()
+
+    def render_history(self, history: Sequence[tuple[str, str]]) -> str:
+        turns = list(history)[-PROMPT_TURNS:]
+        if not turns:
+            return ""
+        lines = ["Earlier in this conversation (context only, not a source):"]
+        for question, answer in turns:
+            short = strip_citations(answer)
+            if len(short) > _HISTORY_CHARS:
+                short = short[:_HISTORY_CHARS].rsplit(" ", 1)[0] + " …"
+            lines.append(f"User: {_one_line(question)}")
+            lines.append(f"newsbot: {_one_line(short)}")
+        return "\n".join(lines) + "\n\n"
+
+    def render_user(
+        self, *, sources: Sequence[str], question: str, today: date, history: Sequence[tuple[str, str]] = ()
+    ) -> str:
+        values = {
+            "sources": "\n\n".join(sources) if sources else "(no sources)",
+            "question": neutralise(question.strip()),
+            "today": today.isoformat(),
+            "not_found": NOT_FOUND,
+        }
+        if self.uses_history:
+            values["history"] = self.render_history(history)
+        used = {name for _, name, _, _ in string.Formatter().parse(self.answer_template) if name}
+        return self.answer_template.format(**{k: v for k, v in values.items() if k in used}).strip()

@@ -1,0 +1,218 @@
+"""Fetch one web page safely: http(s) only, no private addresses, bounded size and time."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+
+import httpx
+
+from retrieval.errors import FetchError
+from retrieval.ingest.dates import parse_date
+from retrieval.ingest.decode import human_size
+from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_json
+from retrieval.models import Article
+
+USER_AGENT = "newsbot/0.1 (+https://github.com/)"
+MAX_REDIRECTS = 5
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
+JSON_TYPES = frozenset({"application/json"})
+_METADATA_IPS = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_KINDS = {"application/pdf": "a PDF", "image/": "an image", "video/": "a video", "audio/": "an audio file",
+          "font/": "a font", "application/zip": "a ZIP archive", "application/octet-stream": "a binary download"}
+
+Resolver = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    url: str
+    final_url: str
+    content_type: str
+    text: str
+
+
+def system_resolver(host: str) -> list[str]:
+    """Every address ``host`` resolves to (raises ``OSError`` when it does not resolve)."""
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+
+
+def is_blocked_address(address: str) -> bool:
+    """True for loopback, private, link-local, multicast, reserved, unspecified and metadata addresses."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None and is_blocked_address(str(embedded)):
+            return True
+    return (
+        ip in _METADATA_IPS or not ip.is_global or ip.is_loopback or ip.is_private or ip.is_link_local
+        or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """The URL as shown in messages: no user name, password, query string or fragment."""
+    try:
+        u = httpx.URL(str(url))
+        port = f":{u.port}" if u.port else ""
+        host = f"[{u.host}]" if ":" in u.host else u.host
+        return f"{u.scheme}://{host}{port}{u.path}"
+    except (httpx.InvalidURL, ValueError):
+        return "that URL"
+
+
+def _check_url(url: httpx.URL) -> None:
+    if url.scheme not in ("http", "https"):
+        scheme = f"{url.scheme}://" if url.scheme else "a link without http:// or https://"
+        raise FetchError(f"Only http:// and https:// links can be fetched, not {scheme}.",
+                         hint="Give a web address starting with https://.")
+    if not url.host:
+        raise FetchError("That link has no host name.", hint="Give a web address such as https://example.com/news.")
+    if url.userinfo:
+        raise FetchError("Links with a user name or password in them are not accepted.")
+
+
+def _pin(url: httpx.URL, resolver: Resolver) -> tuple[httpx.URL, dict[str, str]]:
+    """Check every address of the host and connect to a checked one (no second DNS lookup)."""
+    host = url.host
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            addresses = resolver(host)
+        except OSError:
+            raise FetchError(f"Could not find the server {host}.", hint="Check the link for typos.") from None
+    if not addresses:
+        raise FetchError(f"Could not find the server {host}.", hint="Check the link for typos.")
+    if any(is_blocked_address(a) for a in addresses):
+        raise FetchError(f"{safe_url(url)} points to a private or local network address, which is not allowed.",
+                         hint="Only public web pages can be fetched.")
+    if addresses[0] == host:
+        return url, {}
+    host_header = host if url.port is None else f"{host}:{url.port}"
+    return url.copy_with(host=addresses[0]), {"Host": host_header, "sni": host}
+
+
+def _kind_of(mime: str) -> str:
+    for prefix, kind in _KINDS.items():
+        if mime.startswith(prefix):
+            return kind
+    return f"a {mime} file" if mime else "of unknown type"
+
+
+def _media_type(response: httpx.Response) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _decode(body: bytes, response: httpx.Response, mime: str) -> str:
+    charset = response.charset_encoding
+    if charset is None and mime in HTML_TYPES:
+        match = _META_CHARSET.search(body[:4096])
+        charset = match.group(1).decode("ascii") if match else None
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _read(response: httpx.Response, url: httpx.URL, max_bytes: int, deadline: float, timeout: float) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{safe_url(url)} is too large: {human_size(int(declared))} is over the "
+                         f"{human_size(max_bytes)} limit.")
+    chunks, total = [], 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchError(f"{safe_url(url)} is too large: it is over the {human_size(max_bytes)} limit.",
+                             hint="Paste the article text instead.")
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"no complete answer within {timeout:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver: Resolver, max_bytes: int,
+         deadline: float, timeout: float) -> tuple[httpx.URL, str, str]:
+    """Follow up to MAX_REDIRECTS redirects, checking every hop; returns (final URL, media type, text)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        _check_url(url)
+        target, headers = (url, {}) if allow_private else _pin(url, resolver)
+        sni = headers.pop("sni", None)
+        request = client.build_request("GET", target, headers=headers,
+                                       extensions={"sni_hostname": sni} if sni else None)
+        response = client.send(request, stream=True)
+        try:
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                url = url.join(response.headers["location"])
+                continue
+            if response.status_code >= 400:
+                reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+                raise FetchError(f"{safe_url(url)} answered HTTP {response.status_code}{reason}.",
+                                 hint="Check the link, or paste the article text instead.")
+            mime = _media_type(response)
+            if mime and mime not in HTML_TYPES | TEXT_TYPES | JSON_TYPES:
+                raise FetchError(f"That URL is {_kind_of(mime)} ({mime}), not an article.",
+                                 hint="Link to a web page, or paste the article text instead.")
+            body = _read(response, url, max_bytes, deadline, timeout)
+        finally:
+            response.close()
+        if not mime:  # no Content-Type: judge by the body
+            mime = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
+        return url, mime, _decode(body, response, mime)
+    raise FetchError(f"{safe_url(url)} redirected more than {MAX_REDIRECTS} times.", hint="Link to the article itself.")
+
+
+def fetch_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
+              transport: httpx.BaseTransport | None = None, resolver: Resolver | None = None) -> FetchedPage:
+    """Download one page (sync; run it in a worker thread from async code)."""
+    try:
+        start = httpx.URL(url.strip())
+    except (httpx.InvalidURL, ValueError, TypeError):
+        raise FetchError("That is not a valid web address.", hint="Give a link such as https://example.com/news.") \
+            from None
+    _check_url(start)
+    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,text/plain,application/json"}
+    try:
+        with httpx.Client(transport=transport, timeout=timeout, headers=headers, follow_redirects=False,
+                          trust_env=False) as client:
+            final, mime, text = _get(client, start, allow_private=allow_private, resolver=resolver or system_resolver,
+                                     max_bytes=max_bytes, deadline=time.monotonic() + timeout, timeout=timeout)
+    except httpx.TimeoutException:
+        raise FetchError(f"{safe_url(start)} did not answer within {timeout:g} s.", hint="Try again later.") from None
+    except httpx.ConnectError as exc:
+        reason = "the connection was refused" if "refused" in str(exc).lower() else "could not connect"
+        raise FetchError(f"Could not reach {safe_url(start)}: {reason}.", hint="Check the link or try later.") from None
+    except httpx.HTTPError as exc:
+        message = f"Could not fetch {safe_url(start)} ({type(exc).__name__})."
+        raise FetchError(message, hint="Try again later.") from None
+    return FetchedPage(url=str(start), final_url=str(final), content_type=mime, text=text)
+
+
+def article_from_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
+                     transport: httpx.BaseTransport | None = None, resolver: Resolver | None = None,
+                     title: str | None = None, publisher: str | None = None,
+                     published: date | str | None = None, max_article_bytes: int | None = None) -> Article:
+    """Fetch ``url`` and turn the page into an article; given title/publisher/date win."""
+    page = fetch_url(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private, transport=transport,
+                     resolver=resolver)
+    limit = max_article_bytes or max_bytes
+    if page.content_type in HTML_TYPES:
+        return article_from_html(page.text, url=page.final_url, max_bytes=limit, title=title, publisher=publisher,
+                                 published=published)
+    if page.content_type in JSON_TYPES:
+        article = articles_from_json(page.text, max_bytes=limit)[0]
+        given = {"title": title, "publisher": publisher, "published": parse_date(published),
+                 "url": article.url or page.final_url}
+        return replace(article, **{k: v for k, v in given.items() if v})
+    return article_from_text(page.text, title=title, url=page.final_url, publisher=publisher, published=published,
+                             max_bytes=limit, what="the page")

@@ -1,0 +1,9 @@
+"""Where chunks live: Chroma (the single source of truth) and the keyword index derived from it.
+
+- ``chroma``: ``ChromaStore`` (one collection per library; with ``chroma_reads`` and
+  ``chroma_records``, the only code that speaks Chroma) and, in ``chroma_records``,
+  ``validate_library``.
+- ``keyword_index``: ``KeywordIndex`` (BM25 over a library, kept in step with Chroma);
+  ``keyword_file`` (its SQLite term counts) and ``bm25`` (the scoring on numpy arrays) serve it.
+- ``chroma_server``: ``chroma_child``, a ``chroma run`` child process serving a folder.
+"""
