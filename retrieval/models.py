@@ -99,11 +99,27 @@ class Chunk:
     position: int
     text: str
     content_hash: str
+    # How many chunks this version of the article has: it is shown only once all are stored.
+    # 0: not recorded (chunks written before newsbot recorded it), counted as complete.
+    parts: int = 0
 
     @property
     def embed_text(self) -> str:
         """What the embedder sees: the title gives a chunk its context."""
         return f"{self.source.title}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What is stored of one version (content hash) of an article."""
+
+    ids: list[str]
+    parts: int  # its chunks when complete (0: not recorded, counted as complete)
+
+    @property
+    def complete(self) -> bool:
+        """All its chunks are stored: only then is the version shown (a write may have been cut short)."""
+        return len(self.ids) >= self.parts
 
 
 @dataclass(frozen=True)

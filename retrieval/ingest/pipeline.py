@@ -101,7 +101,8 @@ class Ingestor:
         """Add articles; an unchanged article is skipped, a changed one replaces its old chunks.
 
         New chunks are written before old ones are deleted, so an interruption never loses an
-        article; a leftover older version is cleaned up the next time the article is added.
+        article; a leftover older version is cleaned up the next time the article is added, and a
+        version cut short (not shown until complete) gets the chunks it lacks.
         Chroma writes run in one background thread, in order, while the next batch is embedded.
         """
         items = list(articles)
@@ -121,15 +122,17 @@ class Ingestor:
                 else:
                     seen.add(article.id)
                     versions = known.get(article.id, {})
-                    current = versions.get(article.content_hash, [])
-                    older = [cid for h, ids in versions.items() if h != article.content_hash for cid in ids]
+                    current = versions[article.content_hash].ids if article.content_hash in versions else []
+                    older = [cid for h, v in versions.items() if h != article.content_hash for cid in v.ids]
                     chunks = self.chunk(article)
                     if current and len(current) == len(chunks) and not older:
                         results.append(IngestResult(article.id, article.title, IngestStatus.UNCHANGED, len(current)))
                     else:
-                        status = IngestStatus.UPDATED if versions else IngestStatus.ADDED
+                        # A version cut short by a crash was never shown: completing it adds the article.
+                        shown = any(v.complete for v in versions.values())
+                        status = IngestStatus.UPDATED if shown else IngestStatus.ADDED
                         keep = set(c.id for c in chunks)
-                        stale.extend(cid for ids in versions.values() for cid in ids if cid not in keep)
+                        stale.extend(cid for v in versions.values() for cid in v.ids if cid not in keep)
                         stored = set(current)
                         fresh = tuple(c for c in chunks if c.id not in stored)
                         pending.append(fresh)

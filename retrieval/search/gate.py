@@ -27,6 +27,7 @@ def choose(
     """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
     article: decided from the keyword index (articles, word coverage) and the vectors, so only
     the passages returned have their text read from Chroma (a read that grows with the library).
+    Chunks the index does not hold are never chosen.
     ``similarity`` (known cosine similarities) is completed as vectors are read; ``gone`` collects
     chunks no longer in Chroma. ``coverage``: the candidates' word coverage if known (else
     computed when first needed)."""
@@ -35,8 +36,10 @@ def choose(
     per_article: dict[str, int] = {}
     out: list[tuple[str, float]] = []
     for i, (cid, score) in enumerate(ranked):
-        aid = articles[i] or cid  # a chunk newer than the index: its own article for now
-        if cid in gone or per_article.get(aid, 0) >= params.per_article:
+        aid = articles[i]
+        # Not in the index: a chunk of an article version still being written (shown once complete),
+        # or one written since the search synced the index (shown from the next search on).
+        if aid is None or cid in gone or per_article.get(aid, 0) >= params.per_article:
             continue
         if params.min_similarity is not None and similarity.get(cid, -1.0) < params.min_similarity:
             if coverage is None:

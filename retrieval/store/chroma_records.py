@@ -39,6 +39,8 @@ def metadata_of(chunk: Chunk) -> dict[str, str | int]:
         "position": chunk.position,
         "content_hash": chunk.content_hash,
     }
+    if chunk.parts:
+        meta["parts"] = chunk.parts
     if src.publisher:
         meta["publisher"] = src.publisher
     if src.url:
@@ -67,6 +69,7 @@ def chunk_of(chunk_id: str, document: str | None, meta: dict) -> Chunk:
         position=int(meta.get("position", 0)),
         text=document or "",
         content_hash=str(meta.get("content_hash", "")),
+        parts=int(meta.get("parts", 0)),
     )
 
 

@@ -5,7 +5,9 @@ library. The file records the Chroma generation it was built from (writers bump 
 every write). Before each search it compares it with Chroma's, and every few minutes it checks
 anyway; on a difference it diffs chunk ids and copies what changed, so a crash between writes or
 another process writing to the same Chroma server never leaves the two disagreeing for longer than
-one search. retrieval.store.keyword_index loads the file into arrays and searches them.
+one search. retrieval.store.keyword_index loads the file into arrays and searches them: only the
+chunks of complete article versions (a write cut short leaves fewer chunks than the version has,
+and its chunks are not searched until the rest arrive).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from retrieval.models import Chunk
 from retrieval.store.chroma import ChromaStore
 from retrieval.text.terms import STOPWORDS, stem, term_counts
 
-SCHEMA = "5"  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
+SCHEMA = "6"  # bump when the tables or the tokeniser change: older index files are rebuilt from Chroma
 SKIP = frozenset(stem(w) for w in STOPWORDS)  # never searched for, so never indexed
 
 # rowid, chunk id, article id, publisher, day (yyyymmdd), title length, body length, term counts
@@ -58,8 +60,9 @@ class KeywordFile:
             """
             CREATE TABLE IF NOT EXISTS chunks (
                 rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
-                publisher TEXT, published INTEGER,
+                content_hash TEXT NOT NULL, parts INTEGER NOT NULL, publisher TEXT, published INTEGER,
                 title_len INTEGER NOT NULL, body_len INTEGER NOT NULL, terms BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS versions ON chunks(article_id, content_hash);
             CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
             """
         )
@@ -112,8 +115,8 @@ class KeywordFile:
             rows = [self._row(chunk, titles) for chunk in chunks]
             with self._db:
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO chunks(chunk_id, article_id, publisher, published, title_len, body_len, terms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO chunks(chunk_id, article_id, content_hash, parts, publisher, published, "
+                    "title_len, body_len, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 self._changed()
@@ -130,7 +133,7 @@ class KeywordFile:
         terms = sorted(set(in_title) | set(in_body))
         data = np.array([(self.term_id(t, create=True), in_title[t], in_body[t]) for t in terms], dtype=np.int32)
         day = int(src.published.strftime("%Y%m%d")) if src.published else None
-        return (chunk.id, src.article_id, src.publisher, day, title_len, body_len, data.tobytes())
+        return (chunk.id, src.article_id, chunk.content_hash, chunk.parts, src.publisher, day, title_len, body_len, data.tobytes())
 
     # -- reading -----------------------------------------------------------------------------
     def version(self) -> str:
@@ -141,7 +144,14 @@ class KeywordFile:
         return {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
 
     def rowids(self) -> set[int]:
-        return {row[0] for row in self._db.execute("SELECT rowid FROM chunks")}
+        """The rows of complete article versions (those with as many chunks as they record)."""
+        return {
+            row[0]
+            for row in self._db.execute(
+                "SELECT rowid FROM (SELECT rowid, parts, count(*) OVER (PARTITION BY article_id, content_hash) AS stored "
+                "FROM chunks) WHERE parts <= stored"
+            )
+        }
 
     def rows(self, rowids: Sequence[int], *, batch: int = 5000) -> Iterable[list[StoredRow]]:
         """The stored rows of ``rowids``, ``batch`` at a time."""

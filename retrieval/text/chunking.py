@@ -81,7 +81,7 @@ def chunk_article(
     limit = max_tokens
     while True:
         texts = _chunk_texts(article.body, encoding, limit, min(overlap_tokens, limit // 3))
-        chunks = [_make_chunk(article, i, text) for i, text in enumerate(texts)]
+        chunks = [_make_chunk(article, i, text, len(texts)) for i, text in enumerate(texts)]
         if fits is None or limit <= 16 or all(fits(c.embed_text) for c in chunks):
             return chunks
         limit = int(limit * 0.8)
@@ -93,7 +93,7 @@ def _chunk_texts(body: str, encoding: tiktoken.Encoding, max_tokens: int, overla
     return [" ".join(pieces[i] for i in group) for group in _pack(pieces, sizes, max_tokens, overlap)]
 
 
-def _make_chunk(article: Article, position: int, text: str) -> Chunk:
+def _make_chunk(article: Article, position: int, text: str, parts: int) -> Chunk:
     content_hash = article.content_hash
     return Chunk(
         id=f"{article.id}-{content_hash[:8]}-{position:04d}",
@@ -101,4 +101,5 @@ def _make_chunk(article: Article, position: int, text: str) -> Chunk:
         position=position,
         text=text,
         content_hash=content_hash,
+        parts=parts,
     )
