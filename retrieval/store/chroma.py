@@ -2,14 +2,19 @@
 writes; chroma_reads: reads): chunks in, typed objects out. One collection per library.
 
 ChromaStore opens the client and the collections (checking which embedder built a library), and
-writes; every write bumps the library's generation before and after, so derived indexes resync."""
+writes; every write bumps the library's generation before and after, so derived indexes resync.
+An on-disk folder is held by one process at a time (folder_lock); on a server, writers of a
+library take turns (write_lease). Chroma's failures leave the store as StoreErrors (chroma_errors).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import chromadb
@@ -17,10 +22,14 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
-from retrieval.errors import EmbedderMismatchError, StoreError
+from retrieval.errors import EmbedderMismatchError
 from retrieval.models import Chunk
+from retrieval.store.chroma_errors import Location, chroma_call, translated
 from retrieval.store.chroma_reads import ChromaReads
 from retrieval.store.chroma_records import no_pause, paced, validate_library, write_chunks
+from retrieval.store.folder_lock import FolderLock, lock_folder
+from retrieval.store.owners import OnWait, Owner
+from retrieval.store.write_lease import WriteLeases
 
 T = TypeVar("T")
 
@@ -56,11 +65,18 @@ class ChromaStore(ChromaReads):
         embedder_name: str,
         identity: str = "local",
         pause: Callable[[float], None] = time.sleep,
+        location: Location = Location(),
+        folder_lock: FolderLock | None = None,
+        leases: WriteLeases | None = None,
     ) -> None:
         self._client = client
         self.embedder_name = embedder_name
         self.identity = identity  # names the Chroma instance, so derived indexes are kept per instance
         self._pause = pause  # between writes (see chroma_records.paced)
+        self.location = location  # named in errors
+        self._folder_lock = folder_lock  # released by close()
+        self._leases = leases  # on a shared server: one writer per library at a time
+        self._closed = False
         # Collection handles for reads, one per library: opening one is not free, and a search reads
         # several times. Each search's generation check opens a fresh handle and
         # replaces this one; a read that fails on a cached handle (library dropped or rebuilt
@@ -69,21 +85,62 @@ class ChromaStore(ChromaReads):
 
     @classmethod
     def connect(
-        cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str, identity: str | None = None
+        cls,
+        *,
+        path=None,
+        host: str | None = None,
+        port: int = 8000,
+        embedder_name: str,
+        identity: str | None = None,
+        owner: Owner = Owner(),
+        on_wait: OnWait | None = None,
+        lease_seconds: float | None = 30.0,
     ) -> ChromaStore:
-        """Embedded on ``path``, or the server at ``host``:``port``. ``identity`` names the data for
-        derived indexes (default: "local" embedded, "host_port" for a server); a child server of
-        the embedded folder keeps "local"."""
+        """Embedded on ``path`` (held by this process until ``close``: ``on_wait`` hears once
+        whom it waits for), or the server at ``host``:``port`` (writers of a library take turns,
+        ``lease_seconds`` each while they write; None: no turns, e.g. a server only this process
+        uses). ``identity`` names the data for derived indexes (default: "local" embedded,
+        "host_port" for a server); a child server of the embedded folder keeps "local"."""
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        try:
-            if host:
+        if host:
+            where = Location(server=f"{host}:{port}")
+            with translated(where, "connecting"):
                 client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-                return cls(client, embedder_name=embedder_name, identity=identity or f"{host}_{port}", pause=no_pause)
-            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as exc:
-            where = f"the Chroma server at {host}:{port}" if host else f"the Chroma folder {path}"
-            raise StoreError(f"Could not open {where} ({type(exc).__name__}).", hint="Check CHROMA_HOST/CHROMA_PORT or NEWSBOT_CHROMA_PATH.") from None
-        return cls(client, embedder_name=embedder_name, identity=identity or "local")
+            leases = None if lease_seconds is None else WriteLeases(client, owner, seconds=lease_seconds, on_wait=on_wait)
+            return cls(
+                client, embedder_name=embedder_name, identity=identity or f"{host}_{port}", pause=no_pause,
+                location=where, leases=leases,
+            )
+        where = Location(folder=Path(path))
+        lock = lock_folder(Path(path), owner, on_wait)
+        try:
+            with translated(where, "opening it"):
+                client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(client, embedder_name=embedder_name, identity=identity or "local", location=where, folder_lock=lock)
+
+    def close(self) -> None:
+        """Let go of Chroma; an on-disk folder is free for other processes once no store of this
+        process has it open."""
+        if self._closed:
+            return
+        self._closed = True
+        self._readers.clear()
+        self._client.close()
+        if self._folder_lock is not None:
+            self._folder_lock.release()
+
+    @contextlib.contextmanager
+    def writing(self, library: str) -> Iterator[None]:
+        """Hold ``library`` for a write: on a server, its write lease (in a folder, the process
+        holds the whole folder already)."""
+        with contextlib.ExitStack() as held:
+            if self._leases is not None:
+                with translated(self.location, f"taking the write lease of library '{library}'"):
+                    held.enter_context(self._leases.hold(validate_library(library)))
+            yield
 
     # -- collections -------------------------------------------------------------------------
     def _new_collection(self, generation: str) -> dict:
@@ -96,15 +153,14 @@ class ChromaStore(ChromaReads):
 
     def _collection(self, library: str, *, create: bool = True, check: bool = True):
         name = _PREFIX + validate_library(library)
-        try:
-            if create:
-                col = self._client.get_or_create_collection(name, **self._new_collection("0"))
-            else:
-                col = self._client.get_collection(name, embedding_function=None)
-        except Exception as exc:
-            if not create:
-                return None
-            raise StoreError(f"Chroma refused to open library '{library}' ({type(exc).__name__}: {exc}).") from None
+        with translated(self.location, f"opening library '{library}'"):
+            try:
+                if create:
+                    col = self._client.get_or_create_collection(name, **self._new_collection("0"))
+                else:
+                    col = self._client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                return None  # a library nothing was added to yet: empty
         _tune(col)
         if check and not self._ours(col):
             built_with = (col.metadata or {}).get(_EMBEDDER_KEY)
@@ -118,6 +174,7 @@ class ChromaStore(ChromaReads):
         """Whether the configured embedder may read ``col``'s vectors (it built them, or none is recorded)."""
         return (col.metadata or {}).get(_EMBEDDER_KEY) in (None, "", self.embedder_name)
 
+    @chroma_call("listing the libraries")
     def libraries(self) -> list[str]:
         names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
         return sorted(n[len(_PREFIX) :] for n in names if n.startswith(_PREFIX) and "--" not in n)
@@ -160,6 +217,7 @@ class ChromaStore(ChromaReads):
         col.modify(metadata=meta)
 
     # -- writes ------------------------------------------------------------------------------
+    @chroma_call("adding chunks")
     def add(self, library: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         """Add chunks; the generation is bumped before and after so readers of derived indexes resync."""
         if not chunks:
@@ -169,6 +227,7 @@ class ChromaStore(ChromaReads):
         write_chunks(col, chunks, embeddings, self._pause)
         self._bump(col)
 
+    @chroma_call("deleting chunks")
     def delete(self, library: str, ids: Sequence[str]) -> None:
         if not ids:
             return
@@ -177,13 +236,13 @@ class ChromaStore(ChromaReads):
         paced(len(ids), lambda start, end: col.delete(ids=list(ids[start:end])), self._pause)
         self._bump(col)
 
+    @chroma_call("deleting a library")
     def drop(self, library: str) -> None:
         self._readers.pop(library, None)
-        try:
+        with contextlib.suppress(NotFoundError):  # nothing to delete
             self._client.delete_collection(_PREFIX + validate_library(library))
-        except Exception:
-            pass
 
+    @chroma_call("rebuilding a library")
     def rebuild(self, library: str, batches: Iterator[tuple[list[Chunk], np.ndarray]]) -> int:
         """Write a fresh collection with the configured embedder, then swap it in for the old one.
 
@@ -192,10 +251,8 @@ class ChromaStore(ChromaReads):
         """
         name = _PREFIX + validate_library(library)
         tmp_name = name + "--rebuild"
-        try:
+        with contextlib.suppress(NotFoundError):  # no leftover of an interrupted rebuild
             self._client.delete_collection(tmp_name)
-        except Exception:
-            pass
         tmp = self._client.create_collection(tmp_name, **self._new_collection(uuid.uuid4().hex))
         written = 0
         for chunks, vectors in batches:

@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 
 from retrieval.errors import StoreError
+from retrieval.store.folder_lock import lock_folder
+from retrieval.store.owners import OnWait, Owner
 
 HOST = "127.0.0.1"
 
@@ -52,35 +54,47 @@ def chroma_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def chroma_child(path: Path, *, port: int | None = None, startup_timeout: float = 30.0) -> Iterator[tuple[str, int]]:
-    """Serve ``path`` with ``chroma run`` on a loopback port until the block ends; yields (host, port)."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    try:
-        proc = subprocess.Popen(
-            [*chroma_command(), "run", "--path", str(path), "--host", HOST, "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
-    except OSError as exc:
-        raise StoreError(
-            f"Could not start `chroma run` for {path} ({type(exc).__name__}).",
-            hint="Reinstall newsbot (chromadb provides `chroma`), or set NEWSBOT_BOT_CHROMA=embedded.",
-        ) from None
-    try:
+def chroma_child(
+    path: Path,
+    *,
+    port: int | None = None,
+    startup_timeout: float = 30.0,
+    owner: Owner = Owner(),
+    on_wait: OnWait | None = None,
+) -> Iterator[tuple[str, int]]:
+    """Serve ``path`` with ``chroma run`` on a loopback port until the block ends; yields (host, port).
+    The folder is held for ``owner`` first (``on_wait``: see retrieval.store.folder_lock)."""
+    with contextlib.ExitStack() as stack:
+        lock = lock_folder(Path(path), owner, on_wait)
+        stack.callback(lock.release)
+        port = port or free_port()
+        try:
+            proc = subprocess.Popen(
+                [*chroma_command(), "run", "--path", str(path), "--host", HOST, "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+                pass_fds=(lock.fileno(),),
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        except OSError as exc:
+            raise StoreError(
+                f"Could not start `chroma run` for {path} ({type(exc).__name__}).",
+                hint="Reinstall newsbot (chromadb provides `chroma`), or set NEWSBOT_BOT_CHROMA=embedded.",
+            ) from None
+        stack.callback(_stop, proc)
         _wait_until_up(proc, port, startup_timeout)
         yield HOST, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_until_up(proc: subprocess.Popen, port: int, timeout: float) -> None:
