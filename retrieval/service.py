@@ -8,8 +8,9 @@ the callers that time them directly: the evaluation and bench/.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -31,7 +32,9 @@ from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT, Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
+from retrieval.store.folder_lock import writable_folder
 from retrieval.store.keyword_index import KeywordIndex
+from retrieval.store.owners import OnWait, Owner
 from retrieval.text.tokens import get_encoding
 
 History = Sequence[tuple[str, str]]
@@ -63,6 +66,9 @@ class NewsService:
         )
         self._keyword: dict[str, KeywordIndex] = {}
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
+        # One write at a time per library in this process (two /add of one article must not both
+        # find it missing); the store makes other processes take turns too.
+        self._write_locks: dict[str, threading.Lock] = {}
         self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
         self.answerer = Answerer(
             chat=chat,
@@ -74,9 +80,18 @@ class NewsService:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        local_server: tuple[str, int] | None = None,
+        owner: Owner = Owner(),
+        on_wait: OnWait | None = None,
+    ) -> NewsService:
         """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
-        used instead of opening that folder in this process."""
+        used instead of opening that folder in this process. ``owner``: the command this process
+        runs, as others waiting for the data are told; ``on_wait`` hears once whom this one waits for."""
+        writable_folder(settings.data_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings, questions=True)
@@ -88,6 +103,9 @@ class NewsService:
             port=port,
             embedder_name=embedder.name,
             identity="local" if served else None,
+            owner=owner,
+            on_wait=on_wait,
+            lease_seconds=None if served else settings.write_lease_seconds,  # a served folder has one user
         )
         return cls(
             settings,
@@ -121,6 +139,15 @@ class NewsService:
             self._keyword.clear()
         if isinstance(self.ingest_embedder, LowPriorityEmbedder):
             self.ingest_embedder.close()
+        self.store.close()
+
+    @contextlib.contextmanager
+    def _writing(self, library: str) -> Iterator[None]:
+        """Hold ``library`` for one write: against this process's other writers, then others'."""
+        with self._keyword_lock:
+            lock = self._write_locks.setdefault(validate_library(library), threading.Lock())
+        with lock, self.store.writing(library):
+            yield
 
     # -- questions ---------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
@@ -158,7 +185,8 @@ class NewsService:
     # -- articles ----------------------------------------------------------------------------
     def ingest(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
         """Chunk, embed and store ``articles``. Blocking: the async methods run it in a worker thread."""
-        return self.ingestor.ingest(validate_library(library), articles, progress)
+        with self._writing(library):
+            return self.ingestor.ingest(library, articles, progress)
 
     async def add_articles(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
         return await asyncio.to_thread(self.ingest, library, articles, progress)
@@ -230,15 +258,21 @@ class NewsService:
 
     async def remove(self, library: str, article_id: str) -> bool:
         def remove() -> bool:
-            ids = [cid for ids in self.store.versions(validate_library(library), article_id).values() for cid in ids]
-            self.store.delete(library, ids)
+            with self._writing(library):
+                ids = [cid for v in self.store.versions(library, article_id).values() for cid in v.ids]
+                self.store.delete(library, ids)
             return bool(ids)
 
         return await asyncio.to_thread(remove)
 
     async def drop(self, library: str) -> None:
         """Delete ``library`` and all its articles."""
-        await asyncio.to_thread(self.store.drop, validate_library(library))
+
+        def drop() -> None:
+            with self._writing(library):
+                self.store.drop(library)
+
+        await asyncio.to_thread(drop)
 
     async def stats(self, library: str) -> LibraryStats:
         def stats() -> LibraryStats:
@@ -256,7 +290,8 @@ class NewsService:
         """Rebuild ``library`` with the configured embedder; the number of chunks written."""
 
         def reindex() -> int:
-            written = self.ingestor.reindex(validate_library(library), progress)
+            with self._writing(library):
+                written = self.ingestor.reindex(library, progress)
             self.keyword_index(library).sync(force=True)
             return written
 

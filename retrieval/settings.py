@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     chroma_path: Path | None = Field(default=None, validation_alias=env_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
     chroma_host: str | None = Field(default=None, validation_alias=env_alias("CHROMA_HOST", "chroma_host"))
     chroma_port: int = Field(default=8000, ge=1, le=65535, validation_alias=env_alias("CHROMA_PORT", "chroma_port"))
+    # On a Chroma server, a writer holds its library's write lease while it writes, renewing it every
+    # third of this; a lease whose holder died is taken over once it has been this long unrenewed.
+    write_lease_seconds: float = Field(
+        default=30.0, ge=1, validation_alias=env_alias("NEWSBOT_WRITE_LEASE_SECONDS", "write_lease_seconds")
+    )
 
     # offline assets (model files, tiktoken cache) for machines without internet
     offline_dir: Path | None = Field(
