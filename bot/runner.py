@@ -15,8 +15,12 @@ from discord.gateway import DiscordWebSocket
 from bot.errors import RedactSecrets
 from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
+from retrieval.store.owners import Owner
 
 _log = logging.getLogger("bot.runner")
+# How the bot holds the data folder: a `newsbot add` meanwhile is refused (it would wait for ever)
+# and told what to do instead.
+BOT = Owner("newsbot run", lasting=True, advice="Add articles through Discord (/add), or stop the bot first")
 
 
 def configure_endpoints(settings: BotSettings) -> None:
@@ -49,7 +53,8 @@ async def _serve(settings: BotSettings, token: str) -> int:
             from retrieval.store.chroma_server import chroma_child
 
             # Chroma in its own process: its writes during an /add cannot stall the event loop.
-            local_server = await asyncio.to_thread(stack.enter_context, chroma_child(settings.resolved_chroma_path))
+            child = chroma_child(settings.resolved_chroma_path, owner=BOT, on_wait=_log.info)
+            local_server = await asyncio.to_thread(stack.enter_context, child)
             _log.info("Chroma folder %s served by a child `chroma run`", settings.resolved_chroma_path)
         return await _serve_with(settings, token, local_server)
 
@@ -59,7 +64,7 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
     from bot.votes import VoteStore
     from retrieval.service import NewsService
 
-    service = NewsService.from_settings(settings, local_server=local_server)
+    service = NewsService.from_settings(settings, local_server=local_server, owner=BOT, on_wait=_log.info)
     votes = VoteStore(settings.data_dir / "votes.sqlite3")
     bot = build_bot(settings, service, votes)
     loop = asyncio.get_running_loop()

@@ -27,15 +27,20 @@ if TYPE_CHECKING:
     from retrieval.service import NewsService
 
 
-def open_service(settings: Settings) -> NewsService:
-    """The service, imported on first use: ``newsbot --help`` and ``newsbot run`` need not load it here."""
+def open_service(settings: Settings, command: str) -> NewsService:
+    """The service for ``newsbot COMMAND``, imported on first use: ``newsbot --help`` and ``newsbot
+    run`` need not load it here. If another newsbot has the data open, says once whom it waits for."""
     from retrieval.service import NewsService
+    from retrieval.store.owners import Owner
 
-    return NewsService.from_settings(settings)
+    def waiting(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    return NewsService.from_settings(settings, owner=Owner(f"newsbot {command}"), on_wait=waiting)
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings)
+    service = open_service(settings, "ask")
     question = " ".join(args.question)
 
     async def ask() -> None:
@@ -52,7 +57,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     overrides = {"title": args.title, "publisher": args.source, "published": args.published}
-    service = open_service(settings)
+    service = open_service(settings, "add")
 
     async def add() -> None:
         articles: list[Article] = []
@@ -77,7 +82,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings)
+    service = open_service(settings, "list")
     rows, _ = asyncio.run(service.list_articles(args.library, limit=None))
     table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
     for r in rows:
@@ -88,7 +93,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings)
+    service = open_service(settings, "remove")
     if asyncio.run(service.remove(args.library, args.article_id)):
         console.print(f"Removed {args.article_id}.")
         return 0
@@ -97,14 +102,14 @@ def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings)
+    service = open_service(settings, "stats")
     s = asyncio.run(service.stats(args.library))
     console.print(f"library {s.library}: {s.articles} articles, {s.chunks} chunks, embedder {s.embedder}")
     return 0
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings)
+    service = open_service(settings, "reindex")
     with progress_bar(console, "Re-embedding chunks") as update:
         written = asyncio.run(service.reindex(args.library, update))
     console.print(f"Rebuilt library '{args.library}' with {service.embedder.name}: {written} chunks.")

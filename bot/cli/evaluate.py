@@ -18,7 +18,7 @@ from retrieval.settings import Settings
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     queries = checked_queries(args.queries, k=args.k, limit=args.limit)
-    service = open_service(settings)
+    service = open_service(settings, "eval")
 
     async def evaluate() -> dict:
         with progress_bar(console, "Ingesting the corpus") as update:
