@@ -21,15 +21,19 @@ def _article(i: int) -> Article:
     return Article(title=f"Zephyrine report {i}", body=f"Zephyrine Corp shipped {i} turbines to Quokkaville in week {i}. " * 5, url=f"https://news.example/z/{i}")
 
 
-def test_deleted_index_file_is_rebuilt_from_chroma(service):
+def test_deleted_index_file_is_rebuilt_from_chroma(service, embedder, encoding):
     service.ingest("default", [_article(1), _article(2)])
     assert service.search("default", "Quokkaville turbines")
     index = service.keyword_index("default")
     path = index.path
     service.close()
     os.remove(path)
-    assert service.keyword_index("default").search("Quokkaville", 10)
-    assert service.keyword_index("default").chunk_ids() == set(service.store.ids("default"))
+    again = make_service(service.settings, embedder, encoding)
+    try:
+        assert again.keyword_index("default").search("Quokkaville", 10)
+        assert again.keyword_index("default").chunk_ids() == set(again.store.ids("default"))
+    finally:
+        again.close()
 
 
 def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service):
@@ -46,20 +50,24 @@ def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service
     assert all(p.source.article_id != removed.article_id for p in service.search("default", "Zephyrine turbines"))
 
 
-def test_first_questions_arriving_together_share_one_index(service):
+def test_first_questions_arriving_together_share_one_index(service, embedder, encoding):
     # A restarted bot: several questions reach a library at once, each in its own worker thread.
     service.ingest("default", [_article(1), _article(2)])
     service.close()
+    restarted = make_service(service.settings, embedder, encoding)
     start = threading.Barrier(6)
 
     def first_search(_: int) -> int:
         start.wait()
-        return len(service.search("default", "Zephyrine turbines"))
+        return len(restarted.search("default", "Zephyrine turbines"))
 
-    with ThreadPoolExecutor(6) as pool:
-        found = list(pool.map(first_search, range(6)))
-    assert all(found)
-    assert len({id(service.keyword_index("default")) for _ in range(3)}) == 1
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            found = list(pool.map(first_search, range(6)))
+        assert all(found)
+        assert len({id(restarted.keyword_index("default")) for _ in range(3)}) == 1
+    finally:
+        restarted.close()
 
 
 def test_two_readers_creating_the_same_index_file_at_once_both_open_it(service, tmp_path):

@@ -41,6 +41,7 @@ ARTICLE = Article(title="Acme opens Penang plant", body="Acme Robotics opened a 
 def test_opening_a_library_with_another_embedder_says_how_to_rebuild(settings, embedder, encoding):
     minilm = make_service(settings, embedder, encoding)
     minilm.ingest("default", [ARTICLE])
+    stored = minilm.store.count("default")
     minilm.close()
     other = make_service(settings, HashingEmbedder(), encoding)
     with pytest.raises(EmbedderMismatchError) as err:
@@ -48,7 +49,7 @@ def test_opening_a_library_with_another_embedder_says_how_to_rebuild(settings, e
     assert "newsbot reindex --library default" in str(err.value) and "all-MiniLM-L6-v2" in str(err.value)
 
     written = asyncio.run(other.reindex("default"))
-    assert written == minilm.store.count("default") > 0
+    assert written == stored > 0
     assert asyncio.run(other.stats("default")).embedder == "hashing-64"
     assert other.search("default", "Acme Penang factory")[0].source.title == ARTICLE.title
     with pytest.raises(EmbedderMismatchError):
@@ -174,6 +175,7 @@ def test_libraries_save_their_index_every_sync_threshold_records_and_lose_nothin
     assert _log_rows(path) < HNSW_SYNC_THRESHOLD < total < 1000
 
     # The last chunks are in the log only, not in the saved index: a fresh process still finds them.
+    store.close()  # one process at a time holds a folder
     got = json.loads(_run(_REOPEN, str(path), json.dumps(vectors[-1].tolist())))
     assert got == {"count": total, "nearest": chunks[-1].id}
 
