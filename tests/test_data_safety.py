@@ -33,8 +33,11 @@ from tests.conftest import OFFLINE_DIR
 from tests.fakes.discord_server import FakeDiscord
 
 NEWSBOT = str(Path(sys.executable).with_name("newsbot"))
-SETTINGS = ChromaSettings(anonymized_telemetry=False)
 LIB_A = f"guild-{GUILD_A}"
+
+
+def chroma_settings() -> ChromaSettings:
+    return ChromaSettings(anonymized_telemetry=False)  # a fresh one each time: HttpClient changes the one it gets
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -111,7 +114,7 @@ def vectors_of(client, library: str = "default") -> tuple[int, int]:
 
 
 def folder_vectors(chroma: Path, library: str = "default") -> tuple[int, int]:
-    client = chromadb.PersistentClient(path=str(chroma), settings=SETTINGS)
+    client = chromadb.PersistentClient(path=str(chroma), settings=chroma_settings())
     try:
         return vectors_of(client, library)
     finally:
@@ -209,7 +212,7 @@ def test_two_writers_on_one_chroma_server_take_turns_and_nothing_is_lost_or_doub
     host, port = chroma_server
     library = "lease-turns"  # the server is shared with other tests
     env = server_env(tmp_path, host, port)
-    client = chromadb.HttpClient(host=host, port=port, settings=SETTINGS)
+    client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings())
     big = write_articles(tmp_path / "big", "Orrin", 8, 100)
     both = write_articles(tmp_path / "both", "Tallow", 2, 40)
     for story in big.iterdir():  # the second writer adds the first one's articles too, and two of its own
@@ -231,13 +234,14 @@ def test_two_writers_on_one_chroma_server_take_turns_and_nothing_is_lost_or_doub
     finally:
         with contextlib.suppress(Exception):
             client.delete_collection(f"newsbot-{library}")
+        client.close()
 
 
 def test_a_lease_left_by_a_killed_writer_is_taken_over_once_it_expires(chroma_server, tmp_path):
     host, port = chroma_server
     library = "lease-takeover"
     env = server_env(tmp_path, host, port, NEWSBOT_WRITE_LEASE_SECONDS="3")
-    client = chromadb.HttpClient(host=host, port=port, settings=SETTINGS)
+    client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings())
     try:
         a = start(["add", "--library", library, str(write_articles(tmp_path / "big", "Orrin", 8, 100))], env)
         wait_until(lambda: lease_of(client, library), what="the first writer's lease")
@@ -255,6 +259,7 @@ def test_a_lease_left_by_a_killed_writer_is_taken_over_once_it_expires(chroma_se
     finally:
         with contextlib.suppress(Exception):
             client.delete_collection(f"newsbot-{library}")
+        client.close()
 
 
 # -- a half-written article is never shown -----------------------------------------------------

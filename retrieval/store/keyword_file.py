@@ -62,7 +62,7 @@ class KeywordFile:
                 rowid INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, article_id TEXT NOT NULL,
                 content_hash TEXT NOT NULL, parts INTEGER NOT NULL, publisher TEXT, published INTEGER,
                 title_len INTEGER NOT NULL, body_len INTEGER NOT NULL, terms BLOB NOT NULL);
-            CREATE INDEX IF NOT EXISTS versions ON chunks(article_id, content_hash);
+            CREATE INDEX IF NOT EXISTS versions ON chunks(article_id, content_hash, parts);
             CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT UNIQUE NOT NULL);
             """
         )
@@ -148,8 +148,8 @@ class KeywordFile:
         return {
             row[0]
             for row in self._db.execute(
-                "SELECT rowid FROM (SELECT rowid, parts, count(*) OVER (PARTITION BY article_id, content_hash) AS stored "
-                "FROM chunks) WHERE parts <= stored"
+                "SELECT rowid FROM chunks WHERE (article_id, content_hash) NOT IN (SELECT article_id, content_hash "
+                "FROM chunks GROUP BY article_id, content_hash HAVING count(*) < max(parts))"
             )
         }
 

@@ -68,14 +68,19 @@ class WriteLeases:
     def _acquire(self, name: str) -> Any:
         told: Holder | None = None
         poll = min(0.5, self.seconds / 10)
+        missing = False
         while True:
             try:
                 return self._client.create_collection(name, metadata=self._record(), embedding_function=None)
-            except Exception:  # noqa: BLE001 - "already exists" has no type of its own: look
+            except Exception as refused:  # noqa: BLE001 - "already exists" has no type of its own: look
                 try:
                     held = self._client.get_collection(name, embedding_function=None)
                 except NotFoundError:
-                    continue  # released in between: create again
+                    if missing:  # refused twice, yet nobody holds it: a failure of the server's
+                        raise refused from None
+                    missing = True  # released in between: create again
+                    continue
+            missing = False
             record = held.metadata or {}
             holder = Holder.of(record)
             if float(record.get(_EXPIRES, 0)) < self._clock():
