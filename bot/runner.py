@@ -52,9 +52,11 @@ async def _serve(settings: BotSettings, token: str) -> int:
         if not settings.chroma_host and settings.bot_chroma == "child":
             from retrieval.store.chroma_server import chroma_child
 
-            # Chroma in its own process: its writes during an /add cannot stall the event loop.
+            # Chroma in its own process: its writes during an /add cannot stall the event loop. Started
+            # from this (the main) thread: the child is told to stop when the thread that started it
+            # ends, and worker threads end (the bot replaces the loop's executor at start).
             child = chroma_child(settings.resolved_chroma_path, owner=BOT, on_wait=_log.info)
-            local_server = await asyncio.to_thread(stack.enter_context, child)
+            local_server = stack.enter_context(child)
             _log.info("Chroma folder %s served by a child `chroma run`", settings.resolved_chroma_path)
         return await _serve_with(settings, token, local_server)
 
