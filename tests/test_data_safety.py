@@ -249,7 +249,8 @@ def test_a_lease_left_by_a_killed_writer_is_taken_over_once_it_expires(chroma_se
         a.wait()
         assert lease_of(client, library) is not None
         began = time.monotonic()
-        code, out, err = finish(start(["add", "--library", library, str(write_articles(tmp_path / "small", "Tallow", 1, 5))], env))
+        small = write_articles(tmp_path / "small", "Tallow", 1, 5)
+        code, out, err = finish(start(["add", "--library", library, str(small)], env))
         assert code == 0 and out.startswith("added"), err
         assert f"Waiting for `newsbot add` (pid {a.pid}) to finish with library '{library}'" in err
         assert "Took over the expired write lease" in err
@@ -366,7 +367,8 @@ def test_a_data_folder_that_cannot_be_written_is_one_line_for_add_ask_and_run(tm
 
 # -- in one process ------------------------------------------------------------------------------
 def test_two_adds_of_one_article_in_one_process_queue_instead_of_racing(service):
-    article = Article(title="Orrin opens plant", body="Orrin Works opened a plant in Port Elspeth. " * 30, url="https://news.example/o")
+    body = "Orrin Works opened a plant in Port Elspeth. " * 30
+    article = Article(title="Orrin opens plant", body=body, url="https://news.example/o")
     together = threading.Barrier(2)
 
     def add() -> IngestStatus:
@@ -381,7 +383,8 @@ def test_two_adds_of_one_article_in_one_process_queue_instead_of_racing(service)
 
 def test_an_incomplete_version_is_hidden_and_a_library_from_before_counts_as_complete(service, embedder):
     old = Article(title="Tallow Foods report", body="Tallow Foods opened a bakery in Port Elspeth in 2021. " * 3)
-    new = Article(title="Orrin Works report", body=" ".join(f"Orrin Works line {i} shipped {i} valves to Port Elspeth." for i in range(120)))
+    lines = (f"Orrin Works line {i} shipped {i} valves to Port Elspeth." for i in range(120))
+    new = Article(title="Orrin Works report", body=" ".join(lines))
     legacy = [c.__class__(c.id, c.source, c.position, c.text, c.content_hash) for c in service.ingestor.chunk(old)]  # no parts
     chunks = service.ingestor.chunk(new)
     assert legacy[0].parts == 0 and len(chunks) > 3 and chunks[0].parts == len(chunks)
@@ -392,7 +395,8 @@ def test_an_incomplete_version_is_hidden_and_a_library_from_before_counts_as_com
     assert [r.source.title for r in rows] == ["Tallow Foods report"] and total == 1
     stats = asyncio.run(service.stats("default"))
     assert (stats.articles, stats.chunks) == (1, len(legacy))
-    assert {p.source.title for p in service.search("default", "Orrin Works line 1 valves Port Elspeth")} <= {"Tallow Foods report"}
+    found = service.search("default", "Orrin Works line 1 valves Port Elspeth")
+    assert {p.source.title for p in found} <= {"Tallow Foods report"}
 
     assert service.ingest("default", [new])[0].status is IngestStatus.ADDED  # the missing chunks are written
     assert service.store.count("default") == len(legacy) + len(chunks)

@@ -41,7 +41,8 @@ def store_error(exc: BaseException, where: Location, doing: str) -> StoreError:
     if isinstance(exc, httpx.TransportError) or "Could not connect to a Chroma server" in text:
         return StoreError(
             f"Could not reach {where} while {doing}.",
-            hint="Check that the server is running (`chroma run --path DIR --port N`) and that CHROMA_HOST/CHROMA_PORT point at it.",
+            hint="Check that the server is running (`chroma run --path DIR --port N`) "
+            "and that CHROMA_HOST/CHROMA_PORT point at it.",
         )
     if where.folder is not None and (isinstance(exc, PermissionError) or "readonly database" in text):
         return not_writable(where.folder, text.splitlines()[0][:120] if text else type(exc).__name__)

@@ -133,7 +133,9 @@ class KeywordFile:
         terms = sorted(set(in_title) | set(in_body))
         data = np.array([(self.term_id(t, create=True), in_title[t], in_body[t]) for t in terms], dtype=np.int32)
         day = int(src.published.strftime("%Y%m%d")) if src.published else None
-        return (chunk.id, src.article_id, chunk.content_hash, chunk.parts, src.publisher, day, title_len, body_len, data.tobytes())
+        return (
+            chunk.id, src.article_id, chunk.content_hash, chunk.parts, src.publisher, day, title_len, body_len, data.tobytes()
+        )
 
     # -- reading -----------------------------------------------------------------------------
     def version(self) -> str:

@@ -124,4 +124,6 @@ class WriteLeases:
         except NotFoundError:
             pass  # taken over already
         except Exception as exc:  # noqa: BLE001 - unreachable now: the lease expires by itself
-            log.warning("Could not release the write lease of %s (%s); it expires in %.0f s", lease.name, type(exc).__name__, self.seconds)
+            log.warning(
+                "Could not release the write lease of %s (%s); it expires in %.0f s", lease.name, type(exc).__name__, self.seconds
+            )
