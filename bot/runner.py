@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -43,23 +42,12 @@ def setup_logging(settings: BotSettings) -> None:
 
 
 async def _serve(settings: BotSettings, token: str) -> int:
-    with contextlib.ExitStack() as stack:
-        local_server = None
-        if not settings.chroma_host and settings.bot_chroma == "child":
-            from retrieval.store.chroma_server import chroma_child
-
-            # Chroma in its own process: its writes during an /add cannot stall the event loop.
-            local_server = await asyncio.to_thread(stack.enter_context, chroma_child(settings.resolved_chroma_path))
-            _log.info("Chroma folder %s served by a child `chroma run`", settings.resolved_chroma_path)
-        return await _serve_with(settings, token, local_server)
-
-
-async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str, int] | None) -> int:
     from bot.app import build_bot
     from bot.votes import VoteStore
     from retrieval.service import NewsService
 
-    service = NewsService.from_settings(settings, local_server=local_server)
+    # Chroma's on-disk folder opens in this process (or the service talks to CHROMA_HOST).
+    service = NewsService.from_settings(settings)
     votes = VoteStore(settings.data_dir / "votes.sqlite3")
     bot = build_bot(settings, service, votes)
     loop = asyncio.get_running_loop()

@@ -74,20 +74,17 @@ class NewsService:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, local_server: tuple[str, int] | None = None) -> NewsService:
-        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
-        used instead of opening that folder in this process."""
+    def from_settings(cls, settings: Settings) -> NewsService:
+        """Everything as configured: Chroma on disk (in this process) or at CHROMA_HOST, the models,
+        the re-ranker and the chat model."""
         encoding = get_encoding()
         prompts = PromptSet.load(PROJECT_ROOT / "prompts")
         embedder = build_embedder(settings, questions=True)
-        served = local_server is not None and not settings.chroma_host
-        host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
         store = ChromaStore.connect(
             path=settings.resolved_chroma_path,
-            host=host,
-            port=port,
+            host=settings.chroma_host,
+            port=settings.chroma_port,
             embedder_name=embedder.name,
-            identity="local" if served else None,
         )
         return cls(
             settings,

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli.main import use_offline_tiktoken_cache
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.store.chroma_server import chroma_child
+from tests.processes import chroma_run
 
 S = TypeVar("S", bound=Settings)
 
@@ -96,22 +96,8 @@ def service(settings: Settings, embedder, encoding):
     svc.close()
 
 
-def chroma_servers_of(folder: Path) -> list[int]:
-    """Pids of live ``chroma run`` processes serving ``folder`` (Linux /proc)."""
-    wanted = b"\0".join([b"run", b"--path", str(folder).encode()])
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if wanted in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
-    with chroma_child(tmp_path_factory.mktemp("chroma-server")) as address:
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as address:
         yield address

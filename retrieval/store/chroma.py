@@ -68,22 +68,19 @@ class ChromaStore(ChromaReads):
         self._readers: dict[str, Any] = {}
 
     @classmethod
-    def connect(
-        cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str, identity: str | None = None
-    ) -> ChromaStore:
-        """Embedded on ``path``, or the server at ``host``:``port``. ``identity`` names the data for
-        derived indexes (default: "local" embedded, "host_port" for a server); a child server of
-        the embedded folder keeps "local"."""
+    def connect(cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str) -> ChromaStore:
+        """Embedded on ``path``, or the server at ``host``:``port``. The store's ``identity`` names
+        the data for derived indexes: "local" embedded, "host_port" for a server."""
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if host:
                 client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-                return cls(client, embedder_name=embedder_name, identity=identity or f"{host}_{port}", pause=no_pause)
+                return cls(client, embedder_name=embedder_name, identity=f"{host}_{port}", pause=no_pause)
             client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         except Exception as exc:
             where = f"the Chroma server at {host}:{port}" if host else f"the Chroma folder {path}"
             raise StoreError(f"Could not open {where} ({type(exc).__name__}).", hint="Check CHROMA_HOST/CHROMA_PORT or NEWSBOT_CHROMA_PATH.") from None
-        return cls(client, embedder_name=embedder_name, identity=identity or "local")
+        return cls(client, embedder_name=embedder_name)
 
     # -- collections -------------------------------------------------------------------------
     def _new_collection(self, generation: str) -> dict:
