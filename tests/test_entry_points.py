@@ -5,8 +5,10 @@ temp folder; the working directory an unrelated folder without ``.env``)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,7 @@ from tests.bot_fixtures import (
     BOB,
     CAROL,
     CHAN_A,
+    DATA,
     GUILD_A,
     add_guilds,
     article,
@@ -24,7 +27,7 @@ from tests.bot_fixtures import (
     wait_response,
 )
 from tests.fakes.discord_server import FakeDiscord
-from tests.processes import discord_env, newsbot_run, stop, thread_nices, wait_connected
+from tests.processes import Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
 
 BIOSYNGEN = article("01")
 Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
@@ -88,3 +91,93 @@ async def test_newsbot_run_on_its_defaults_adds_answers_and_stops_on_sigint(fake
         main_nice = nices[bot.proc.pid][0]
         ingest = [cpu for nice, cpu in nices.values() if nice == min(19, main_nice + 5 + 10)]
         assert ingest and max(ingest) > 0, nices
+
+
+# -- the library commands: one HOME for the module (the int8 question model is built once), a
+# library of its own for each test unless the test is about the default one.
+@pytest.fixture(scope="module")
+def user(tmp_path_factory) -> tuple[Path, Path]:
+    """(HOME, working directory) of a user who has just installed newsbot."""
+    base = tmp_path_factory.mktemp("user")
+    (base / "home").mkdir()
+    (base / "cwd").mkdir()
+    return base / "home", base / "cwd"
+
+
+def cli(user: tuple[Path, Path], *args: str, stdin: bytes | None = None) -> Result:
+    home, cwd = user
+    return newsbot(list(args), user_env(home, COLUMNS="300"), cwd, stdin=stdin)  # wide: list's rows unwrapped
+
+
+def listed(out: str) -> dict[str, str]:
+    """``newsbot list``: article id -> the rest of its row."""
+    return dict(re.findall(r"^([a-z][0-9a-f]{16})\s+(.*)$", out, re.M))
+
+
+def test_the_first_ask_adds_the_bundled_articles_and_answers_with_the_source(user):
+    home, _ = user
+    asked = cli(user, "ask", "Who visited Biosyngen?")
+    assert asked.code == 0, asked.err
+    answer, sources = asked.out.split("\nSources:\n")
+    assert "Loh Tuck Keat" in answer.split("\n")[0] and "[1]" in answer.split("\n")[0]
+    lines = sources.splitlines()
+    assert lines[:2] == [f"[1] {BIOSYNGEN['title']} — GeneOnline, 2022-05-28", f"    {BIOSYNGEN['url']}"]
+    stats = cli(user, "stats")
+    bundled = len(list(DATA.glob("*.json")))
+    assert re.fullmatch(rf"library default: {bundled} articles, \d+ chunks, embedder all-MiniLM-L6-v2\n", stats.out)
+    assert (home / ".local" / "share" / "newsbot" / "chroma" / "chroma.sqlite3").is_file()
+    assert list((home / ".cache" / "newsbot").glob("all-MiniLM-L6-v2-int8-*/model.onnx"))
+
+
+def test_add_reads_a_file_a_folder_and_stdin_into_the_named_library_only(user, tmp_path):
+    story = tmp_path / "story.txt"
+    story.write_text("Orrin Mills agreed to buy Tallow Bay Foods for 30 million dollars. " * 3)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Quokka Rail opens a depot\n\nQuokka Rail opened a depot in Perth on Monday. " * 2)
+    (folder / "b.txt").write_text("Zephyrine Corp shipped twelve turbines to Quokkaville this week. " * 3)
+    meta = ["--title", "Orrin Mills buys Tallow Bay", "--published", "2024-02-02", "--source", "Mill Gazette"]
+    assert cli(user, "add", str(story), *meta, "--library", "desk").code == 0
+    assert cli(user, "add", str(folder), "--library", "desk").code == 0
+    piped = b"Harbourline Ferries ordered two electric ferries from Kestrel Yards on Friday. " * 3
+    meta = ["--title", "Harbourline orders ferries", "--published", "2025-07-04", "--source", "Ferry News"]
+    added = cli(user, "add", "-", *meta, "--library", "desk", stdin=piped)
+    assert added.code == 0 and added.out.startswith("added"), added.err
+    text = cli(user, "list", "--library", "desk").out
+    assert len(listed(text)) == 4
+    assert re.search(r"2024-02-02\s+Mill Gazette\s+Orrin Mills buys Tallow Bay\s+\d", text)
+    assert re.search(r"2025-07-04\s+Ferry News\s+Harbourline orders ferries\s+\d", text)
+    assert "Quokka Rail opens a depot" in text
+    asked = cli(user, "ask", "--library", "desk", "Who is buying Tallow Bay Foods?")
+    assert "Orrin Mills" in asked.out and "[1] Orrin Mills buys Tallow Bay — Mill Gazette, 2024-02-02" in asked.out
+    assert not set(listed(cli(user, "list").out)) & set(listed(text))  # the default library has none of them
+    assert cli(user, "stats", "--library", "desk").out.startswith("library desk: 4 articles, ")
+
+
+def test_remove_takes_an_article_out_and_an_unknown_id_is_one_line(user, tmp_path):
+    (tmp_path / "one.txt").write_text("Kestrel Yards launched its first hydrogen tug in Hobart. " * 3)
+    (tmp_path / "two.txt").write_text("Mulberry Bank opened four branches in Darwin this spring. " * 3)
+    for name in ("one.txt", "two.txt"):
+        assert cli(user, "add", str(tmp_path / name), "--library", "removals").code == 0
+    before = listed(cli(user, "list", "--library", "removals").out)
+    gone = next(i for i, row in before.items() if "Kestrel" in row)
+    removed = cli(user, "remove", gone, "--library", "removals")
+    assert (removed.code, removed.out.strip()) == (0, f"Removed {gone}.")
+    assert set(listed(cli(user, "list", "--library", "removals").out)) == set(before) - {gone}
+    again = cli(user, "remove", gone, "--library", "removals")
+    assert again.code == 1 and again.out == ""
+    assert again.err.strip() == f"newsbot: No article {gone} in library 'removals'. `newsbot list` shows the ids."
+
+
+def test_stats_and_reindex_count_the_same_chunks_and_the_library_still_answers(user, tmp_path):
+    (tmp_path / "plant.txt").write_text("Fernhill Glass opened a solar glass plant in Geelong in March. " * 40)
+    assert cli(user, "add", str(tmp_path / "plant.txt"), "--library", "rebuilt").code == 0
+    stats = cli(user, "stats", "--library", "rebuilt")
+    chunks = int(re.fullmatch(r"library rebuilt: 1 articles, (\d+) chunks, embedder all-MiniLM-L6-v2\n", stats.out)[1])
+    rebuilt = cli(user, "reindex", "--library", "rebuilt")
+    assert rebuilt.code == 0 and rebuilt.out.strip().endswith(
+        f"Rebuilt library 'rebuilt' with all-MiniLM-L6-v2: {chunks} chunks."
+    )
+    assert cli(user, "stats", "--library", "rebuilt").out == stats.out
+    asked = cli(user, "ask", "--library", "rebuilt", "Where did Fernhill Glass open a plant?")
+    assert asked.code == 0 and "Geelong" in asked.out and "[1]" in asked.out

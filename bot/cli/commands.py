@@ -17,7 +17,7 @@ from rich.table import Table
 
 from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
 from bot.settings import BotSettings
-from retrieval.errors import NewsbotError
+from retrieval.errors import InputError, NewsbotError
 from retrieval.ingest.decode import decode_text
 from retrieval.ingest.extract import article_from_text
 from retrieval.models import Article
@@ -92,8 +92,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -
     if asyncio.run(service.remove(args.library, args.article_id)):
         console.print(f"Removed {args.article_id}.")
         return 0
-    console.print(f"No article {args.article_id} in library '{args.library}'.")
-    return 1
+    raise InputError(f"No article {args.article_id} in library '{args.library}'.", hint="`newsbot list` shows the ids.")
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
