@@ -40,7 +40,7 @@ class Behaviour:
     kind: str  # ok | rate_limited | server_error | hang | broken_stream | auth_error
     text: str | None = None
     status: int = 200
-    seconds: float = 0.0
+    seconds: float = 0.0  # hang: how long; ok: the pause before each streamed word
     headers: dict[str, str] = field(default_factory=dict)
     mode: str = "garbage"
 
@@ -75,8 +75,9 @@ class FakeOpenAIServer:
         self.port = 0
 
     # ------------------------------------------------------------------ scripting
-    def ok(self, text: str, *, endpoint: str = "chat") -> None:
-        self._queues[endpoint].append(Behaviour("ok", text=text))
+    def ok(self, text: str, *, endpoint: str = "chat", pause: float = 0.0) -> None:
+        """Answer ``text``; a streamed answer waits ``pause`` seconds before each word."""
+        self._queues[endpoint].append(Behaviour("ok", text=text, seconds=pause))
 
     def rate_limited(self, retry_after: float | None = None, *, retry_after_ms: float | None = None,
                      endpoint: str = "chat") -> None:
@@ -230,6 +231,8 @@ class FakeOpenAIServer:
 
         await send({"role": "assistant", "content": ""})
         for piece in re.findall(r"\S+\s*|\s+", text):
+            if behaviour is not None and behaviour.kind == "ok" and behaviour.seconds:
+                await asyncio.sleep(behaviour.seconds)
             await send({"content": piece})
         if behaviour is not None and behaviour.kind == "broken_stream":
             if behaviour.mode == "disconnect":
