@@ -5,8 +5,12 @@ temp folder; the working directory an unrelated folder without ``.env``)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pty
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from tests.bot_fixtures import (
     wait_response,
 )
 from tests.fakes.discord_server import FakeDiscord
-from tests.processes import Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
+from tests.processes import NEWSBOT, Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
 
 BIOSYNGEN = article("01")
 Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
@@ -181,3 +185,33 @@ def test_stats_and_reindex_count_the_same_chunks_and_the_library_still_answers(u
     assert cli(user, "stats", "--library", "rebuilt").out == stats.out
     asked = cli(user, "ask", "--library", "rebuilt", "Where did Fernhill Glass open a plant?")
     assert asked.code == 0 and "Geelong" in asked.out and "[1]" in asked.out
+
+
+def test_the_first_ask_in_a_terminal_shows_a_progress_bar(user):
+    home, cwd = user
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [str(NEWSBOT), "ask", "--library", "fresh", "Who visited Biosyngen?"],
+        stdin=terminal, stdout=terminal, stderr=terminal, env=user_env(home), cwd=cwd,
+    )
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+        while chunk := os.read(main, 65536):
+            shown += chunk
+    os.close(main)
+    assert proc.wait(timeout=60) == 0
+    text = shown.decode(errors="replace")
+    bundled = len(list(DATA.glob("*.json")))
+    assert re.search(rf"Adding the bundled articles.*━+.*\d+/{bundled}", text), text
+    assert "Loh Tuck Keat" in text and "[1]" in text
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text(f"NEWSBOT_DATA_DIR={tmp_path / 'from-dotenv'}\n")
+    added = newsbot(["add", "-"], user_env(tmp_path / "home"), project, stdin=b"Quokka Rail opened a depot in Perth. " * 3)
+    assert added.code == 0, added.err
+    assert (tmp_path / "from-dotenv" / "chroma" / "chroma.sqlite3").is_file()
+    assert not (tmp_path / "home" / ".local").exists()
