@@ -82,7 +82,9 @@ def source_line_of(data: dict) -> str:
     return f"[1] {data['title']} — {data['source']}, {data['published']} <{data['url']}>"
 
 
-async def test_ask_defers_then_streams_then_ends_with_sources_and_buttons(fake, llm, tmp_path, embedder, encoding):
+async def test_ask_is_acknowledged_within_discords_deadline_then_streams_then_ends_with_sources(
+    fake, llm, tmp_path, embedder, encoding
+):
     settings = bot_settings(tmp_path, llm.base_url)
     llm.ok(
         "Consuls general from ASEAN countries, led by Singapore's Loh Tuck Keat, toured the site on 27 May 2022 [1]."
@@ -106,7 +108,9 @@ async def test_ask_defers_then_streams_then_ends_with_sources_and_buttons(fake, 
     defer_ms = (first.time - rec.time) * 1000
     final_ms = (rec.responses[-1].time - rec.time) * 1000
     print(f"\n/ask timing against the fake: deferral {defer_ms:.1f} ms, final edit {final_ms:.0f} ms")
-    assert defer_ms < 1000
+    # The fake refuses an acknowledgement later than Discord's 3 s; bench/responsiveness.py holds the
+    # bot to 100 ms under load.
+    assert rec.rejections == [] and fake.rejections == []
     assert len(fake.command_syncs) == 1 and list(fake.commands) == [None]  # no dev guild: synced globally, once
     assert_never_pings(fake)
     assert fake.unknown_requests == []
@@ -198,13 +202,17 @@ async def test_thread_opened_by_the_bot_needs_no_mention(fake, llm, tmp_path, em
         llm.ok("On 27 May 2022 [1].")
         q2 = await fake.send_message(GUILD_A, THREAD_A, BOB, "When was that?")
         await wait_reply_answer(fake, THREAD_A, q2)
-        await fake.send_message(GUILD_A, CHAN_A, BOB, "chatter that is not for the bot")
-        await asyncio.sleep(0.2)
-    assert len(llm.chat_requests) == 2
+        chatter = await fake.send_message(GUILD_A, CHAN_A, BOB, "chatter that is not for the bot")
+        llm.ok("Biosyngen makes immune cell therapies [1].")
+        # Messages reach the bot in order: once it has answered the next one, it has read the chatter.
+        q3 = await fake.send_message(GUILD_A, CHAN_A, BOB, "What does Biosyngen make?", mentions_bot=True)
+        (a3,) = await wait_reply_answer(fake, CHAN_A, q3)
+    assert [m.id for m in fake.channel_messages(CHAN_A) if m.author.id == fake.bot_user.id] == [a3.id]
+    assert chatter.id < q3.id and len(llm.chat_requests) == 3
+    assert "chatter" not in json.dumps(llm.chat_requests)
     prompt = llm.chat_requests[1]["messages"][-1]["content"]
     positions = [prompt.find(t) for t in (Q_VISIT, "Consuls general visited Biosyngen.", "When was that?")]
     assert -1 not in positions and positions == sorted(positions)  # the thread's earlier turn came along
-    assert not [m for m in fake.channel_messages(CHAN_A) if m.author.id == fake.bot_user.id]
 
 
 async def serve_page(html: str) -> tuple[web.AppRunner, str]:
@@ -436,7 +444,9 @@ async def test_failures_reach_the_user_briefly_and_the_bot_survives(fake, llm, t
     assert [r.kind for r in broken.responses].count("followup") == 1  # reported once, not per handler
     assert fake.find_message(broken.original_message_id).deleted  # the public "thinking" message is gone
     assert "Invalid Form Body" in caplog.text and "/ask failed" in caplog.text
-    assert ephemeral_text(fetch_fail) != "Something went wrong; the error was logged."
+    assert ephemeral_text(fetch_fail) == (  # the fetch's own reason, not the generic line
+        "Could not reach http://127.0.0.1:9/none.html: the connection was refused. Check the link or try later."
+    )
     assert fake.find_message(fetch_fail.original_message_id).deleted
     assert fake.token not in caplog.text and API_KEY not in caplog.text
     assert_never_pings(fake)
