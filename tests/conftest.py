@@ -96,6 +96,26 @@ def service(settings: Settings, embedder, encoding):
     svc.close()
 
 
+@pytest.fixture
+async def fake():
+    """The loopback Discord, serving the guilds of tests/bot_fixtures.py."""
+    from tests.bot_fixtures import add_guilds  # it imports this module
+    from tests.fakes.discord_server import FakeDiscord
+
+    async with FakeDiscord() as server:
+        await add_guilds(server)
+        yield server
+
+
+@pytest.fixture
+async def llm():
+    """A loopback OpenAI-compatible server."""
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    async with FakeOpenAIServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""

@@ -5,44 +5,25 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from bot.render import SOURCES_HEADER
 from bot.settings import BotSettings
 from tests.bot_fixtures import (
     ALICE,
     API_KEY,
+    BIOSYNGEN,
     BOB,
     CAROL,
     CHAN_A,
     GUILD_A,
-    add_guilds,
-    article,
+    LIB_A,
+    Q_VISIT,
     content_of,
     ephemeral_text,
     running_bot,
     wait_answer,
 )
 from tests.conftest import make_settings
-from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAIServer
-
-LIB_A = f"guild-{GUILD_A}"
-BIOSYNGEN = article("01")
-Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
-
-
-@pytest.fixture
-async def llm():
-    async with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord() as server:
-        await add_guilds(server)
-        yield server
 
 
 def defaults(tmp_path, llm: FakeOpenAIServer) -> BotSettings:

@@ -25,13 +25,16 @@ from bot.settings import BotSettings
 from tests.bot_fixtures import (
     ALICE,
     API_KEY,
+    BIOSYNGEN,
     BOB,
     CAROL,
     CHAN_A,
     CHAN_B,
     GUILD_A,
     GUILD_B,
+    LIB_A,
     OWNER,
+    Q_VISIT,
     THREAD_A,
     add_guilds,
     article,
@@ -47,24 +50,6 @@ from tests.bot_fixtures import (
 )
 from tests.conftest import OFFLINE_DIR, make_settings
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAIServer
-
-LIB_A = f"guild-{GUILD_A}"
-BIOSYNGEN = article("01")
-Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
-
-
-@pytest.fixture
-async def llm():
-    async with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord() as server:
-        await add_guilds(server)
-        yield server
 
 
 async def add_article(bot, library: str, data: dict) -> None:

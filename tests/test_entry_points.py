@@ -18,34 +18,19 @@ import pytest
 
 from bot.render import SOURCES_HEADER
 from tests.bot_fixtures import (
+    BIOSYNGEN,
     BOB,
     CAROL,
     CHAN_A,
     DATA,
     GUILD_A,
-    add_guilds,
-    article,
+    Q_VISIT,
     content_of,
     ephemeral_text,
     wait_answer,
     wait_response,
 )
-from tests.fakes.discord_server import FakeDiscord
 from tests.processes import NEWSBOT, Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
-
-BIOSYNGEN = article("01")
-Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
-
-
-def source_line(data: dict) -> str:
-    return f"[1] {data['title']} — {data['source']}, {data['published']} <{data['url']}>"
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord() as server:
-        await add_guilds(server)
-        yield server
 
 
 @pytest.fixture
