@@ -131,9 +131,8 @@ def chroma_run(folder: Path, *, timeout: float = 60.0) -> Iterator[tuple[str, in
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder), "--port", str(port)]
     proc = subprocess.Popen(
-        [*command, "--host", "127.0.0.1"],
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -49,8 +49,8 @@ def elsewhere(tmp_path):
 async def test_newsbot_run_on_its_defaults_adds_answers_and_stops_on_sigint(fake, home, elsewhere, tmp_path):
     async with newsbot_run(discord_env(fake, home), elsewhere, tmp_path / "run.log") as bot:
         await wait_connected(fake, bot)
-        text = {k: BIOSYNGEN[k] for k in ("title", "published", "source")} | {"text": BIOSYNGEN["body"]}
-        added = await fake.send_slash_command(GUILD_A, CHAN_A, CAROL, "add", text)  # Manage Server
+        options = {k: BIOSYNGEN[k] for k in ("title", "published", "source")} | {"text": BIOSYNGEN["body"]}
+        added = await fake.send_slash_command(GUILD_A, CHAN_A, CAROL, "add", options)  # Carol: Manage Server
         await fake.wait_for(lambda: content_of(fake, added).startswith("**") or ephemeral_text(added), timeout=120)
         nices = thread_nices(bot.proc.pid)
         asked = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "ask", {"question": Q_VISIT})
