@@ -5,7 +5,9 @@ setting, ``--version``, and a built wheel in a fresh virtualenv running ``chroma
 from __future__ import annotations
 
 import asyncio
-from importlib import resources
+import subprocess
+import sys
+from importlib import metadata, resources
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from retrieval.errors import ConfigError
 from retrieval.settings import Settings, load_settings
 from tests.conftest import make_service, make_settings
 
+NEWSBOT = Path(sys.executable).with_name("newsbot")  # the console script of the venv running the tests
 SAMPLES = sorted(p.name for p in resources.files("retrieval.samples").iterdir() if p.name.endswith(".json"))
 
 
@@ -34,3 +37,8 @@ def test_a_seed_folder_that_does_not_exist_is_one_clear_line(tmp_path: Path, emb
         f"The seed folder {tmp_path / 'nowhere'} (NEWSBOT_SEED_DIR) is not a folder. "
         "Point it at a folder of articles, or set it empty to start with an empty library."
     )
+
+
+def test_version_prints_the_installed_version() -> None:
+    done = subprocess.run([str(NEWSBOT), "--version"], capture_output=True, text=True, timeout=60, cwd=Path.home())
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"newsbot {metadata.version('newsbot')}\n", "")
