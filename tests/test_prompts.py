@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -10,6 +13,9 @@ from retrieval.answer.citations import NOT_FOUND
 from retrieval.answer.prompts import BUNDLED, PromptSet, neutralise
 from retrieval.errors import ConfigError
 from retrieval.models import Source
+from retrieval.service import NewsService
+from tests.conftest import make_settings
+from tests.fakes import FakeOpenAIServer
 
 SOURCE = Source(article_id="a1", title="Biosyngen hosts ASEAN consuls", publisher="GeneOnline", published=date(2022, 5, 27))
 TEMPLATES = ("system.txt", "answer.txt", "passage.txt")
@@ -148,10 +154,6 @@ def test_a_folder_that_replaces_nothing_is_a_config_error(tmp_path: Path, make, 
 
 
 async def test_the_service_built_from_settings_prompts_with_the_operators_template(tmp_path: Path) -> None:
-    from retrieval.service import NewsService
-    from tests.conftest import make_settings
-    from tests.fakes import FakeOpenAIServer
-
     own = tmp_path / "prompts"
     own.mkdir()
     (own / "answer.txt").write_text("OWN TEMPLATE\n{sources}\nQ: {question} ({today})", encoding="utf-8")
@@ -167,16 +169,17 @@ async def test_the_service_built_from_settings_prompts_with_the_operators_templa
             service.close()
     (request,) = server.chat_requests
     system, user = (m["content"] for m in request["messages"])
-    assert user.startswith("OWN TEMPLATE\n<source") and user.endswith("Q: Who visited Biosyngen? (" + str(date.today()) + ")")
+    assert user.startswith("OWN TEMPLATE\n<source") and user.endswith(f"Q: Who visited Biosyngen? ({date.today()})")
     assert system == bundled("system.txt").format(not_found=NOT_FOUND).strip()
 
 
 def test_newsbot_ask_checks_the_operators_templates_at_start(tmp_path: Path, prompt_dir: Path) -> None:
     """A bad template in NEWSBOT_PROMPTS_DIR stops the command with one line naming the file."""
-    from tests.test_cli import run
-
     path = prompt_dir / "answer.txt"
     path.write_text(bundled("answer.txt").replace("{question}", "{questoin}"), encoding="utf-8")
-    code, out, err = run(["ask", "Who visited Biosyngen?"], tmp_path / "newsbot", env={"NEWSBOT_PROMPTS_DIR": str(prompt_dir)})
-    assert code == 2 and out == ""
-    assert err.strip() == f"newsbot: Prompt file {path} uses unknown variable {{questoin}}. Allowed: history, not_found, question, sources, today."
+    env = {**os.environ, "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_PROMPTS_DIR": str(prompt_dir)}
+    newsbot = Path(sys.executable).with_name("newsbot")
+    done = subprocess.run([newsbot, "ask", "Who?"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    allowed = "Allowed: history, not_found, question, sources, today."
+    assert done.stderr.strip() == f"newsbot: Prompt file {path} uses unknown variable {{questoin}}. {allowed}"
