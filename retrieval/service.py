@@ -21,14 +21,14 @@ from retrieval.answer.prompts import PromptSet
 from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
-from retrieval.errors import InputError
+from retrieval.errors import ConfigError, InputError
 from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_paths
 from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.search.params import Ranker, SearchParams
 from retrieval.search.searcher import Searcher
-from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.settings import Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
 from retrieval.store.keyword_index import KeywordIndex
@@ -78,7 +78,7 @@ class NewsService:
         """Everything as configured: Chroma on disk (in this process) or at CHROMA_HOST, the models,
         the re-ranker and the chat model."""
         encoding = get_encoding()
-        prompts = PromptSet.load(PROJECT_ROOT / "prompts")
+        prompts = PromptSet.load(settings.prompts_dir)
         embedder = build_embedder(settings, questions=True)
         store = ChromaStore.connect(
             path=settings.resolved_chroma_path,
@@ -161,10 +161,16 @@ class NewsService:
         return await asyncio.to_thread(self.ingest, library, articles, progress)
 
     async def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
-        """On an empty library, add the bundled sample articles (``data/``)."""
+        """On an empty library, add the articles of the seed folder (NEWSBOT_SEED_DIR; by default
+        the bundled samples)."""
         seed = self.settings.seed_dir
-        if seed is None or not seed.is_dir() or await self.count(library) > 0:
+        if seed is None or await self.count(library) > 0:
             return []
+        if not seed.is_dir():
+            raise ConfigError(
+                f"The seed folder {seed} (NEWSBOT_SEED_DIR) is not a folder.",
+                hint="Point it at a folder of articles, or set it empty to start with an empty library.",
+            )
         return await self.add_articles(library, await self.read_paths([seed]), progress)
 
     async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:

@@ -83,7 +83,7 @@ def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_em
         embedder=embedder,
         encoding=encoding,
         chat=chat,
-        prompts=PromptSet.load(PROJECT_ROOT / "prompts"),
+        prompts=PromptSet.load(),
         ingest_embedder=ingest_embedder,
         ranker=load_ranker() if settings.rerank else None,
     )

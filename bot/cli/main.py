@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
@@ -36,8 +37,17 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def installed_version() -> str:
+    """newsbot's version as installed (pip's metadata); a checkout that was never installed has none."""
+    try:
+        return metadata.version("newsbot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions about company news, with citations.")
+    parser.add_argument("--version", action="version", version=f"newsbot {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
