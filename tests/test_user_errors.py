@@ -1,0 +1,106 @@
+"""User mistakes and failing services get one clear line (and a sensible exit code), never a
+traceback, and lose nothing: the real ``newsbot`` console script in subprocesses where the point is
+what the user sees, unit tests where it is a function's behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import OFFLINE_DIR
+
+NEWSBOT = Path(sys.executable).with_name("newsbot")
+
+
+def newsbot(args: list[str | bytes], home: Path, *, env: dict[str, str] | None = None, stdin: bytes | None = None,
+            timeout: float = 120) -> tuple[int, bytes, bytes]:
+    """Run ``newsbot`` as a user would, with its home and data folders in ``home``; (code, stdout, stderr)."""
+    seeds = home / "no-seeds"
+    seeds.mkdir(parents=True, exist_ok=True)
+    base = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "NEWSBOT_DATA_DIR": str(home / "data"),
+        "NEWSBOT_SEED_DIR": str(seeds),
+        "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
+        "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],  # conftest: this run's derived models
+        "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
+        "ANONYMIZED_TELEMETRY": "False",
+    }
+    proc = subprocess.run([os.fsencode(NEWSBOT), *(os.fsencode(a) for a in args)], cwd=home,
+                          env={**base, **(env or {})}, input=stdin, capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def one_line(err: bytes) -> str:
+    text = err.decode("utf-8", "replace")
+    assert "Traceback" not in text and text.count("\n") == 1, text
+    return text
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+class LoopbackSite:
+    """An aiohttp server on a loopback port, in its own thread (the tests' subprocesses call it)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app)
+        self.port = 0
+
+    def __enter__(self) -> LoopbackSite:
+        async def start() -> None:
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = self._runner.addresses[0][1]
+
+        self._loop.run_until_complete(start())
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def redirects() -> Iterator[LoopbackSite]:
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(location=request.query["to"])
+
+    app = web.Application()
+    app.router.add_get("/moved", redirect)
+    with LoopbackSite(app) as site:
+        yield site
+
+
+# -- 1. a redirect to a link that is not a web page ------------------------------------------------
+def test_a_redirect_to_javascript_data_or_mailto_is_one_line(home, redirects):
+    env = {"NEWSBOT_ALLOW_PRIVATE_URLS": "true"}
+    for target, scheme in [("javascript:alert(1)", "javascript:"), ("data:text/html,<p>hi</p>", "data:"),
+                           ("mailto:news@example.org", "mailto:")]:
+        url = redirects.url("/moved?" + urlencode({"to": target}))
+        code, _, err = newsbot(["add", url], home, env=env)
+        line = one_line(err)
+        assert code == 1 and f"redirected to a {scheme} link" in line and "http://" in line, line
