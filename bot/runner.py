@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -26,6 +27,29 @@ def configure_endpoints(settings: BotSettings) -> None:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def api_base() -> str:
+    """The Discord REST base in use, without any user name, password or query in it."""
+    url = yarl.URL(discord.http.Route.BASE)
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def unreachable_api(exc: BaseException) -> str:
+    """One line for a Discord API that could not be reached, or that failed, while logging in."""
+    if isinstance(exc, discord.DiscordServerError):
+        return (f"newsbot run: the Discord API at {api_base()} answered HTTP {exc.status} while logging in; "
+                "try again later, and check DISCORD_API_BASE if it is set.")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        why = "its host name was not found"
+    elif isinstance(exc, ConnectionRefusedError) or isinstance(getattr(exc, "os_error", None), ConnectionRefusedError):
+        why = "the connection was refused"
+    elif isinstance(exc, TimeoutError):
+        why = "it did not answer in time"
+    else:
+        why = f"the connection failed ({type(exc).__name__})"
+    return (f"newsbot run: could not reach the Discord API at {api_base()}: {why}; check the network connection "
+            "(and proxy), and DISCORD_API_BASE if it is set.")
 
 
 def _secrets(settings: BotSettings) -> list[str]:
@@ -83,6 +107,10 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
         print(
             "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal.", file=sys.stderr
         )
+        return 1
+    except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
+        _log.debug("logging in to Discord failed", exc_info=True)
+        print(unreachable_api(exc), file=sys.stderr)
         return 1
     except discord.PrivilegedIntentsRequired:
         print(

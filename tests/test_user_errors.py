@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -104,3 +105,22 @@ def test_a_redirect_to_javascript_data_or_mailto_is_one_line(home, redirects):
         code, _, err = newsbot(["add", url], home, env=env)
         line = one_line(err)
         assert code == 1 and f"redirected to a {scheme} link" in line and "http://" in line, line
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- 2. newsbot run with the Discord API unreachable ------------------------------------------------
+def test_run_with_the_discord_api_unreachable_is_one_line_without_the_token(home):
+    token = "MTE0.secret-token.XyZ123"
+    api = f"http://127.0.0.1:{closed_port()}/api/v10"
+    env = {"DISCORD_TOKEN": token, "DISCORD_API_BASE": api, "NEWSBOT_BOT_CHROMA": "embedded"}
+    code, out, err = newsbot(["run"], home, env=env, timeout=90)
+    text = (out + err).decode()
+    assert code == 1 and "Traceback" not in text and token not in text, text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("newsbot run: could not reach the Discord API at " + api), last
+    assert "refused" in last and "DISCORD_API_BASE" in last
