@@ -124,3 +124,24 @@ def test_run_with_the_discord_api_unreachable_is_one_line_without_the_token(home
     last = text.strip().splitlines()[-1]
     assert last.startswith("newsbot run: could not reach the Discord API at " + api), last
     assert "refused" in last and "DISCORD_API_BASE" in last
+
+
+# -- 3. arguments that are not UTF-8 text ---------------------------------------------------------------
+@pytest.mark.parametrize(("args", "named"), [
+    ([b"ask", b"Who \xff visited?"], "The question"),
+    ([b"add", b"--title", b"Caf\xe9 news", b"story.txt"], "--title"),
+    ([b"add", b"--source", b"\xffGazette", b"story.txt"], "--source"),
+])
+def test_an_argument_that_is_not_utf8_is_named(home, args, named):
+    home.mkdir(parents=True)
+    (home / "story.txt").write_text("Orrin Mills buys Tallow Bay\n\nThe deal closes in June.")
+    code, _, err = newsbot(args, home)
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"newsbot: {named} is not valid UTF-8 text"), line
+
+
+def test_a_publication_date_that_is_not_a_date_is_refused(home):
+    home.mkdir(parents=True)
+    (home / "story.txt").write_text("Orrin Mills buys Tallow Bay\n\nThe deal closes in June.")
+    code, _, err = newsbot(["add", "--published", "next Tuesday", "story.txt"], home)
+    assert code == 1 and "not a date" in one_line(err)
