@@ -18,6 +18,7 @@ from rich.table import Table
 from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
 from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
+from retrieval.ingest.dates import published_date
 from retrieval.ingest.decode import decode_text
 from retrieval.ingest.extract import article_from_text
 from retrieval.models import Article
@@ -51,7 +52,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    overrides = {"title": args.title, "publisher": args.source, "published": args.published}
+    overrides = {"title": args.title, "publisher": args.source, "published": published_date(args.published)}
     service = open_service(settings)
 
     async def add() -> None:
