@@ -85,3 +85,11 @@ class LLMRequestRejected(LLMError):
         super().__init__(message, hint=hint)
         self.status = status
         self.reason = f"request rejected ({status})"
+
+
+class LLMModelNotFound(LLMRequestRejected):
+    """The endpoint does not serve the configured model (HTTP 404 naming the model)."""
+
+    def __init__(self, message: str, *, status: int | None = 404, hint: str | None = None) -> None:
+        super().__init__(message, status=status, hint=hint)
+        self.reason = "model not found"

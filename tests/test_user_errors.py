@@ -5,19 +5,27 @@ what the user sees, unit tests where it is a function's behaviour."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
 
+from retrieval.answer.answerer import AnswerDone, Answerer
+from retrieval.answer.llm import RetryPolicy
+from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.answer.prompts import PromptSet
+from retrieval.models import Answer, AnswerMode, Article, Passage
 from tests.conftest import OFFLINE_DIR
+from tests.fakes import FakeOpenAIServer
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 
@@ -145,3 +153,36 @@ def test_a_publication_date_that_is_not_a_date_is_refused(home):
     (home / "story.txt").write_text("Orrin Mills buys Tallow Bay\n\nThe deal closes in June.")
     code, _, err = newsbot(["add", "--published", "next Tuesday", "story.txt"], home)
     assert code == 1 and "not a date" in one_line(err)
+
+
+# -- 4. an OpenAI-compatible server without the configured model -----------------------------------------
+VISIT = Article(title="ASEAN consuls general tour Biosyngen", body="", url="https://news.example/visit",
+                publisher="GeneOnline", published=date(2022, 5, 27))
+VISIT_PASSAGE = Passage(chunk_id=f"{VISIT.id}:0", source=VISIT.source, position=0, score=0.9,
+                        text="On 27 May 2022 Loh Tuck Keat, Singapore's Consul General in Guangzhou, led ASEAN "
+                             "consuls general on a tour of Biosyngen in Guangzhou.")
+
+
+def answerer_for(server: FakeOpenAIServer, encoding, *, model: str = "gpt-4o-mini", timeout: float = 5.0,
+                 retries: int = 3) -> Answerer:
+    chat = OpenAIChatModel(base_url=server.base_url, api_key="sk-test", model=model, timeout=timeout, max_tokens=200)
+    return Answerer(chat=chat, prompts=PromptSet.load(), encoding=encoding, context_tokens=3000,
+                    retry=RetryPolicy(max_retries=retries, base_delay=0.05))
+
+
+async def final_answer(answerer: Answerer) -> Answer:
+    events = [e async for e in answerer.stream("Who toured Biosyngen?", [VISIT_PASSAGE])]
+    assert isinstance(events[-1], AnswerDone)
+    return events[-1].answer
+
+
+async def test_an_unknown_model_is_named_in_the_note_with_its_setting(encoding, caplog):
+    async with FakeOpenAIServer() as server:
+        server.model_not_found()
+        with caplog.at_level(logging.WARNING):
+            answer = await final_answer(answerer_for(server, encoding, model="gpt-5-typo"))
+    assert answer.mode is AnswerMode.EXTRACTIVE and "Loh Tuck Keat" in answer.text
+    assert "“gpt-5-typo”" in answer.note and "NEWSBOT_LLM_MODEL" in answer.note, answer.note
+    assert len(server.chat_requests) == 1  # a 4xx is not retried ...
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "after" not in logged and "retries" not in logged and "gpt-5-typo" in logged  # ... nor logged as if it were

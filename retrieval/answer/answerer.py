@@ -36,6 +36,14 @@ def unavailable_note(reason: str) -> str:
     return f"The language model is unavailable right now ({reason}), so this answer quotes the articles directly."
 
 
+def failure_note(error: LLMError) -> str:
+    """What the user reads when the model failed: a passing failure in a few words; one that needs
+    the operator (a refused key, an unknown model) in full, with the setting to fix."""
+    if getattr(error, "retryable", False):
+        return unavailable_note(getattr(error, "reason", "error"))
+    return f"{error} Until then, answers quote the articles directly."
+
+
 class Stage(Enum):
     """What the answer is waiting for; front ends put it into words."""
 
@@ -202,11 +210,13 @@ class Answerer:
                         yield AnswerReset()
                     yield AnswerStatus(Stage.RETRYING, event.reason, event.attempt, self._retry.max_retries)
         except LLMError as exc:
-            log.warning("language model failed after retries: %s", type(exc).__name__)
+            if getattr(exc, "retryable", False):
+                log.warning("language model failed after %d retries: %s", self._retry.max_retries, exc)
+            else:
+                log.warning("language model refused the request (not retried): %s", exc)
             if parts:
                 yield AnswerReset()
             yield AnswerStatus(Stage.QUOTING)
-            reason = getattr(exc, "reason", "error")
-            yield AnswerDone(await self._extractive(question, passages, unavailable_note(reason)))
+            yield AnswerDone(await self._extractive(question, passages, failure_note(exc)))
             return
         yield AnswerDone(self._finish("".join(parts), prompt))
