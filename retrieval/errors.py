@@ -48,6 +48,19 @@ class LLMTimeout(LLMError):
     reason = "timed out"
 
 
+class LLMDeadlineExceeded(LLMError):
+    """The whole answer (every attempt, the waits between them, the streaming) took longer than
+    the overall deadline; a retry would take longer still."""
+
+    retryable: ClassVar[bool] = False
+    reason = "took too long"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The language model did not finish its answer within {seconds:g} s.",
+                         hint="Raise NEWSBOT_LLM_DEADLINE if it is usually this slow.")
+        self.seconds = seconds
+
+
 class LLMRateLimited(LLMError):
     retryable: ClassVar[bool] = True
     reason = "rate limited"

@@ -70,6 +70,7 @@ class NewsService:
             encoding=encoding,
             context_tokens=settings.context_tokens,
             retry=RetryPolicy(max_retries=settings.llm_max_retries),
+            deadline=settings.llm_deadline,
             embedder=embedder,
         )
 

@@ -5,12 +5,14 @@ what the user sees, unit tests where it is a function's behaviour."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,8 +26,10 @@ from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.answer.prompts import PromptSet
 from retrieval.models import Answer, AnswerMode, Article, Passage
+from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, add_guilds, article, bot_settings, running_bot, wait_answer
 from tests.conftest import OFFLINE_DIR
 from tests.fakes import FakeOpenAIServer
+from tests.fakes.discord_server import FakeDiscord
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 
@@ -164,10 +168,10 @@ VISIT_PASSAGE = Passage(chunk_id=f"{VISIT.id}:0", source=VISIT.source, position=
 
 
 def answerer_for(server: FakeOpenAIServer, encoding, *, model: str = "gpt-4o-mini", timeout: float = 5.0,
-                 retries: int = 3) -> Answerer:
+                 retries: int = 3, deadline: float | None = None) -> Answerer:
     chat = OpenAIChatModel(base_url=server.base_url, api_key="sk-test", model=model, timeout=timeout, max_tokens=200)
     return Answerer(chat=chat, prompts=PromptSet.load(), encoding=encoding, context_tokens=3000,
-                    retry=RetryPolicy(max_retries=retries, base_delay=0.05))
+                    retry=RetryPolicy(max_retries=retries, base_delay=0.05), deadline=deadline)
 
 
 async def final_answer(answerer: Answerer) -> Answer:
@@ -186,3 +190,62 @@ async def test_an_unknown_model_is_named_in_the_note_with_its_setting(encoding, 
     assert len(server.chat_requests) == 1  # a 4xx is not retried ...
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "after" not in logged and "retries" not in logged and "gpt-5-typo" in logged  # ... nor logged as if it were
+
+
+# -- 9. one deadline for the model's whole answer -----------------------------------------------------
+@pytest.mark.parametrize("script", ["hang", "slow_stream"])
+async def test_the_answer_falls_back_at_the_overall_deadline(encoding, script):
+    async with FakeOpenAIServer() as server:
+        for _ in range(4):  # every attempt is slow: each would take 30 s (a hang) or 18 s (a drip)
+            server.hang(30) if script == "hang" else server.slow_stream("Loh Tuck Keat led it [1]. " * 10, every=0.3)
+        answerer = answerer_for(server, encoding, timeout=30, retries=3, deadline=1.5)
+        start = time.monotonic()
+        answer = await final_answer(answerer)
+        elapsed = time.monotonic() - start
+    assert 1.4 <= elapsed <= 2.5, elapsed
+    assert answer.mode is AnswerMode.EXTRACTIVE and "Loh Tuck Keat" in answer.text
+    assert answer.note == "The language model took too long (over 1.5 s), so this answer quotes the articles directly."
+
+
+BIOSYNGEN = article("01")
+
+
+async def test_discord_shows_the_deadline_note(tmp_path, embedder, encoding):
+    async with FakeDiscord() as fake, FakeOpenAIServer() as llm:
+        await add_guilds(fake)
+        llm.hang(30)
+        settings = bot_settings(tmp_path, llm.base_url, llm_timeout=30, llm_deadline=1.5)
+        async with running_bot(fake, settings, embedder, encoding) as bot:
+            await bot.service.add_text(f"guild-{GUILD_A}", BIOSYNGEN["body"], title=BIOSYNGEN["title"])
+            rec = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "ask", {"question": "Who visited Biosyngen?"})
+            (final,) = await wait_answer(fake, rec)
+    assert "-# The language model took too long (over 1.5 s)" in final.content, final.content
+    assert not fake.rejections
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """A home whose library holds one article (added once for the tests that only ask)."""
+    home = tmp_path_factory.mktemp("user-errors") / "home"
+    home.mkdir()
+    (home / "visit.json").write_text(json.dumps(BIOSYNGEN))
+    code, _, err = newsbot(["add", "visit.json"], home)
+    assert code == 0, err
+    return home
+
+
+@pytest.fixture(scope="module")
+def hanging_llm() -> Iterator[str]:
+    server = FakeOpenAIServer()
+    url = server.start_in_thread()
+    for _ in range(8):
+        server.hang(60)
+    yield url
+    server.stop()
+
+
+def test_the_command_line_shows_the_deadline_note(library, hanging_llm):
+    env = {"OPENAI_BASE_URL": hanging_llm, "NEWSBOT_LLM_DEADLINE": "1", "NEWSBOT_LLM_TIMEOUT": "30"}
+    code, out, err = newsbot(["ask", "Who visited Biosyngen?"], library, env=env)
+    assert code == 0, err
+    assert "Note: The language model took too long (over 1 s)" in out.decode(), out
