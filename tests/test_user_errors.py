@@ -25,6 +25,9 @@ from retrieval.answer.answerer import AnswerDone, Answerer
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.answer.prompts import PromptSet
+from retrieval.errors import InputError
+from retrieval.ingest.decode import decode_text, too_big
+from retrieval.ingest.extract import articles_from_json
 from retrieval.models import Answer, AnswerMode, Article, Passage
 from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, add_guilds, article, bot_settings, running_bot, wait_answer
 from tests.conftest import OFFLINE_DIR
@@ -249,3 +252,42 @@ def test_the_command_line_shows_the_deadline_note(library, hanging_llm):
     code, out, err = newsbot(["ask", "Who visited Biosyngen?"], library, env=env)
     assert code == 0, err
     assert "Note: The language model took too long (over 1 s)" in out.decode(), out
+
+
+# -- 5. input files: UTF-16 without a byte order mark, sizes that print alike, JSON fields of the wrong kind ---
+@pytest.mark.parametrize("encoding_name", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_named_as_such(encoding_name):
+    data = "Acme news\n\nThe Zephyr probe launched from Kourou on 3 March.\n".encode(encoding_name)
+    with pytest.raises(InputError) as refused:
+        decode_text(data, what="the file news.txt", max_bytes=10_000)
+    assert str(refused.value) == "The file news.txt is UTF-16 text, not UTF-8. Save it with UTF-8 encoding and try again."
+
+
+def test_binary_data_with_nul_bytes_is_still_binary():
+    with pytest.raises(InputError, match="binary"):
+        decode_text(bytes(range(256)) * 4, what="the upload", max_bytes=10_000)
+
+
+def test_sizes_that_round_alike_are_given_in_bytes():
+    assert "2,000,500 bytes is over the 2,000,000-byte limit" in str(too_big(2_000_500, 2_000_000, "the file a.txt"))
+    assert "50.0 MB is over the 2.0 MB limit" in str(too_big(50_000_000, 2_000_000, "the file a.txt"))
+
+
+def test_standard_input_over_the_limit_does_not_claim_a_size(home):
+    code, _, err = newsbot(["add", "-"], home, stdin=b"x" * 2_000_001)
+    line = one_line(err)
+    assert code == 1 and "Standard input is too large: it is over the 2.0 MB limit (2,000,000 bytes)." in line, line
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ({"title": 42, "body": "Acme text."}, "JSON item at index 1: field 'title' must be text, not a number."),
+    ({"title": "Acme", "url": 7.5, "body": "Acme text."}, "JSON item at index 1: field 'url' must be text, not a number."),
+    ({"title": "Acme", "url": True, "body": "Acme text."}, "field 'url' must be text, not true or false."),
+    ({"title": "Acme", "published": "soon", "body": "Acme text."}, "JSON item at index 1: field 'published' is not a date"),
+    ({"title": "Acme", "published_at": 20240101, "body": "Acme text."}, "field 'published_at' must be text"),
+])
+def test_json_fields_of_the_wrong_kind_are_refused_by_index_and_name(item, message):
+    good = {"title": "Fine", "body": "Fine text.", "published": "2024-01-02"}
+    with pytest.raises(InputError) as refused:
+        articles_from_json(json.dumps([good, item]), max_bytes=10_000)
+    assert message in str(refused.value)

@@ -19,7 +19,7 @@ from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_str
 from bot.settings import BotSettings
 from retrieval.errors import NewsbotError
 from retrieval.ingest.dates import published_date
-from retrieval.ingest.decode import decode_text
+from retrieval.ingest.decode import decode_text, read_limited
 from retrieval.ingest.extract import article_from_text
 from retrieval.models import Article
 from retrieval.settings import Settings
@@ -59,7 +59,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
         articles: list[Article] = []
         for target in args.targets:
             if target == "-":
-                data = sys.stdin.buffer.read(settings.max_article_bytes + 1)
+                data = read_limited(sys.stdin.buffer, what="standard input", max_bytes=settings.max_article_bytes)
                 text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
                 articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
             elif target.startswith(("http://", "https://")):

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +99,30 @@ def article_from_html(
     )
 
 
+_JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
 def _field(item: dict[str, Any], names: tuple[str, ...], index: int) -> str | None:
+    """The first of ``names`` that holds text; a number, list or object there is refused."""
     for name in names:
         value = item.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if isinstance(value, (dict, list)):
-            raise InputError(f"JSON item at index {index}: field '{name}' must be text, not a {type(value).__name__}.")
-        return str(value)
+        if not isinstance(value, str):
+            kind = _JSON_KINDS.get(type(value), type(value).__name__)
+            raise InputError(f"JSON item at index {index}: field '{name}' must be text, not {kind}.",
+                             hint=f'Write it in quotes, e.g. "{name}": "…".')
+        return value
+    return None
+
+
+def _date_field(item: dict[str, Any], index: int) -> date | None:
+    for name in ("published", "published_at", "date"):
+        if (text := _field(item, (name,), index)) is not None:
+            if (when := parse_date(text)) is None:
+                raise InputError(f"JSON item at index {index}: field '{name}' is not a date: “{_one_line(text)[:40]}”.",
+                                 hint="Write it as YYYY-MM-DD (or an ISO timestamp).")
+            return when
     return None
 
 
@@ -139,7 +156,7 @@ def articles_from_json(data: str | bytes | object, *, max_bytes: int) -> list[Ar
             )
         title, url = _field(item, ("title",), index), _field(item, ("url",), index)
         publisher = _field(item, ("source", "publisher"), index)
-        published = _field(item, ("published", "published_at", "date"), index)
+        published = _date_field(item, index)
         what = f"JSON item at index {index}"
         articles.append(article_from_text(body, title=title, url=url, publisher=publisher, published=published,
                                           max_bytes=max_bytes, what=what))
