@@ -28,6 +28,7 @@ from retrieval.answer.prompts import PromptSet
 from retrieval.errors import InputError
 from retrieval.ingest.decode import decode_text, too_big
 from retrieval.ingest.extract import articles_from_json
+from retrieval.ingest.gather import read_files
 from retrieval.models import Answer, AnswerMode, Article, Passage
 from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, add_guilds, article, bot_settings, running_bot, wait_answer
 from tests.conftest import OFFLINE_DIR
@@ -291,3 +292,41 @@ def test_json_fields_of_the_wrong_kind_are_refused_by_index_and_name(item, messa
     with pytest.raises(InputError) as refused:
         articles_from_json(json.dumps([good, item]), max_bytes=10_000)
     assert message in str(refused.value)
+
+
+# -- 6. a folder with some bad files: the good ones are added, every bad one is named ----------------------
+def bad_and_good_files(folder: Path) -> dict[str, str]:
+    """Write good and bad article files into ``folder``; the bad ones' names -> a word of their reason."""
+    (folder / "sub").mkdir(parents=True)
+    (folder / "good.txt").write_text("Orrin Mills buys Tallow Bay\n\nOrrin Mills agreed to buy Tallow Bay Foods.")
+    (folder / "sub" / "also-good.md").write_text("# Kestrel opens a depot\n\nKestrel Freight opened a depot in Lyon.")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blob.txt").write_bytes(bytes(range(256)) * 20)
+    (folder / "sub" / "number.json").write_text('{"title": 42, "body": "Some text about Acme."}')
+    return {"empty.txt": "empty", "blob.txt": "binary", "sub/number.json": "'title' must be text"}
+
+
+def test_read_files_returns_each_failure_as_data(tmp_path):
+    bad = bad_and_good_files(tmp_path / "news")
+    report = read_files([tmp_path / "news", tmp_path / "missing.txt"], max_bytes=10_000)
+    assert sorted(a.title for a in report.articles) == ["Kestrel opens a depot", "Orrin Mills buys Tallow Bay"]
+    named = {str(Path(f.source).relative_to(tmp_path)): f for f in report.failures}
+    assert set(named) == {f"news/{name}" for name in bad} | {"missing.txt"}
+    assert all(isinstance(f.error, InputError) for f in report.failures)
+    for name, words in bad.items():
+        assert words in named[f"news/{name}"].reason
+
+
+def test_add_adds_the_good_files_and_names_every_bad_one(home):
+    bad = bad_and_good_files(home / "news")
+    code, out, err = newsbot(["add", "news", "missing.txt"], home)
+    assert code == 1
+    added = out.decode().splitlines()
+    assert len(added) == 2 and all(line.startswith("added") for line in added), added
+    lines = err.decode().splitlines()
+    assert "Traceback" not in err.decode() and len(lines) == len(bad) + 1, lines
+    for name, words in [*bad.items(), ("missing.txt", "no such file")]:
+        path = name if name == "missing.txt" else f"news/{name}"
+        assert sum(line.startswith(f"newsbot: {path}: ") and words in line.lower() for line in lines) == 1, (name, lines)
+    listed = newsbot(["list"], home)[1].decode()
+    assert "Orrin Mills buys Tallow Bay" in listed and "Kestrel opens a depot" in listed

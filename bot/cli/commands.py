@@ -9,19 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
+from bot.cli.terminal import format_answer, print_failures, print_ingest, progress_bar, show_stream
 from bot.settings import BotSettings
-from retrieval.errors import NewsbotError
+from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
 from retrieval.ingest.decode import decode_text, read_limited
 from retrieval.ingest.extract import article_from_text
-from retrieval.models import Article
+from retrieval.ingest.gather import ReadFailure
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,29 +51,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Add what can be read; name every file, folder or link that cannot (exit code 1 then)."""
     overrides = {"title": args.title, "publisher": args.source, "published": published_date(args.published)}
     service = open_service(settings)
 
-    async def add() -> None:
-        articles: list[Article] = []
-        for target in args.targets:
-            if target == "-":
+    async def add() -> list[ReadFailure]:
+        report = await service.read_sources([t for t in args.targets if t != "-"], **overrides)
+        if "-" in args.targets:
+            try:
                 data = read_limited(sys.stdin.buffer, what="standard input", max_bytes=settings.max_article_bytes)
                 text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
-                articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
-            elif target.startswith(("http://", "https://")):
-                articles.append(await service.read_url(target, **overrides))
-            else:
-                path = Path(target)
-                if not path.exists():
-                    raise NewsbotError(f"No such file or folder: {target}")
-                articles.extend(await service.read_paths([path], **overrides))
-        with progress_bar(console, "Adding articles") as update:
-            print_ingest(console, await service.add_articles(args.library, articles, update))
+                report.articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
+            except InputError as exc:
+                report.failures.append(ReadFailure("standard input", exc))
+        if report.articles:
+            with progress_bar(console, "Adding articles") as update:
+                print_ingest(console, await service.add_articles(args.library, report.articles, update))
+        return report.failures
 
-    asyncio.run(add())
+    failures = asyncio.run(add())
     service.close()
-    return 0
+    print_failures(Console(stderr=True), failures)
+    return 1 if failures else 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:

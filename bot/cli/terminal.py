@@ -12,6 +12,7 @@ from rich.text import Text
 
 from bot.render import status_text
 from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
+from retrieval.ingest.gather import ReadFailure
 from retrieval.models import Answer, IngestResult
 
 
@@ -61,3 +62,9 @@ async def show_stream(console: Console, events: AsyncIterable[object], *, live: 
 def print_ingest(console: Console, results: list[IngestResult]) -> None:
     for r in results:
         console.print(f"{r.status.value:9} {r.article_id}  {r.title}  ({r.chunks} chunks)", highlight=False, markup=False)
+
+
+def print_failures(console: Console, failures: list[ReadFailure]) -> None:
+    """One line for each file, folder or link that could not be read, naming it."""
+    for f in failures:
+        console.print(f"newsbot: {f.source}: {f.reason}", highlight=False, markup=False, soft_wrap=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -239,12 +238,3 @@ def iter_article_files(dir: Path) -> list[Path]:
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
-
-def articles_from_paths(paths: Sequence[Path], *, max_bytes: int, **overrides: Any) -> list[Article]:
-    """The articles in files and folders (every supported file under a folder, in order)."""
-    articles: list[Article] = []
-    for path in paths:
-        files = iter_article_files(path) if path.is_dir() else [path]
-        for file in files:
-            articles.extend(articles_from_path(file, max_bytes=max_bytes, **overrides))
-    return articles
