@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 
+from bot.cli.terminal import printable
 from retrieval.answer.answerer import AnswerDone, Answerer
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
@@ -330,3 +331,26 @@ def test_add_adds_the_good_files_and_names_every_bad_one(home):
         assert sum(line.startswith(f"newsbot: {path}: ") and words in line.lower() for line in lines) == 1, (name, lines)
     listed = newsbot(["list"], home)[1].decode()
     assert "Orrin Mills buys Tallow Bay" in listed and "Kestrel opens a depot" in listed
+
+
+# -- 7. control characters in articles never reach the terminal -------------------------------------------
+def test_control_characters_in_an_article_never_reach_the_terminal(home):
+    home.mkdir(parents=True)
+    evil = {"title": "Acme \x1b[2J\x1b]0;pwned\x07 launches Zephyr", "source": "Rocket\x9b31m Weekly",
+            "url": "https://news.example/zephyr", "published": "2024-03-03",
+            "body": "Acme Rockets launched the Zephyr probe\x1b[31m from Kourou on 3 March 2024.\r\x08 It reached orbit."}
+    (home / "evil.json").write_text(json.dumps(evil))
+    outputs = [newsbot(["add", "evil.json"], home), newsbot(["list"], home),
+               newsbot(["ask", "When did Acme Rockets launch the Zephyr probe?"], home)]
+    for code, out, err in outputs:
+        assert code == 0, err
+        for control in (b"\x1b", b"\x07", b"\x08", b"\r", "\x9b".encode()):
+            assert control not in out + err, (control, out)
+    listed = outputs[1][1].decode()
+    assert "Acme \ufffd[2J\ufffd]0;pwned\ufffd" in listed  # the stored title still holds them
+    assert "Zephyr probe" in outputs[2][1].decode()
+
+
+def test_printable_keeps_text_newlines_and_tabs():
+    assert printable("Caf\u00e9 \u4e2d\u6587\n\tA \u2014 B") == "Caf\u00e9 \u4e2d\u6587\n\tA \u2014 B"
+    assert printable("a\x1bb\x07c\x7fd\x85e\udcfff") == "a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf"

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from bot.cli.terminal import format_answer, print_failures, print_ingest, progress_bar, show_stream
+from bot.cli.terminal import format_answer, print_failures, print_ingest, printable, progress_bar, show_stream
 from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
@@ -43,7 +44,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
             await service.ensure_seeded(args.library, update)
         events = service.ask(args.library, question)
         answer = await show_stream(console, events, live=console.is_terminal and not args.no_stream)
-        console.print(format_answer(answer), highlight=False, markup=False, soft_wrap=True)
+        console.print(printable(format_answer(answer)), highlight=False, markup=False, soft_wrap=True)
 
     asyncio.run(ask())
     service.close()
@@ -81,17 +82,18 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
     table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
     for r in rows:
         s = r.source
-        table.add_row(s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
-    console.print(table if rows else f"Library '{args.library}' is empty.")
+        cells = (s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
+        table.add_row(*(Text(printable(cell)) for cell in cells))  # Text: a "[" in a title is not markup
+    console.print(table if rows else Text(f"Library '{args.library}' is empty."))
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = open_service(settings)
     if asyncio.run(service.remove(args.library, args.article_id)):
-        console.print(f"Removed {args.article_id}.")
+        console.print(Text(printable(f"Removed {args.article_id}.")))
         return 0
-    console.print(f"No article {args.article_id} in library '{args.library}'.")
+    console.print(Text(printable(f"No article {args.article_id} in library '{args.library}'.")))
     return 1
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.cli import commands
+from bot.cli.terminal import printable
 from bot.settings import load_bot_settings
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.settings import Settings
@@ -119,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
         return HANDLERS[args.command](args, settings, Console())
     except (ConfigError, UsageError) as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(printable(f"newsbot: {exc}"), highlight=False, markup=False, soft_wrap=True)
         return 2
     except NewsbotError as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(printable(f"newsbot: {exc}"), highlight=False, markup=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130

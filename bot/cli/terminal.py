@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -14,6 +15,18 @@ from bot.render import status_text
 from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.ingest.gather import ReadFailure
 from retrieval.models import Answer, IngestResult
+
+
+# C0 and C1 control characters but newline and tab (ESC starts the terminal's escape sequences, BEL
+# ends some), and lone surrogates (bytes of a file name that were not UTF-8).
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to write to a terminal: every control character (but newline and tab) and every
+    undecodable byte becomes U+FFFD, so an article's title cannot move the cursor, clear the
+    screen or retitle the window."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 @contextmanager
@@ -55,16 +68,17 @@ async def show_stream(console: Console, events: AsyncIterable[object], *, live: 
             elif isinstance(event, AnswerDone):
                 return event.answer
             if live:
-                view.update(Text(partial or status, style="dim" if not partial else ""), refresh=True)
+                view.update(Text(printable(partial or status), style="dim" if not partial else ""), refresh=True)
     raise RuntimeError("the answer stream ended without an answer")
 
 
 def print_ingest(console: Console, results: list[IngestResult]) -> None:
     for r in results:
-        console.print(f"{r.status.value:9} {r.article_id}  {r.title}  ({r.chunks} chunks)", highlight=False, markup=False)
+        line = f"{r.status.value:9} {r.article_id}  {r.title}  ({r.chunks} chunks)"
+        console.print(printable(line), highlight=False, markup=False)
 
 
 def print_failures(console: Console, failures: list[ReadFailure]) -> None:
     """One line for each file, folder or link that could not be read, naming it."""
     for f in failures:
-        console.print(f"newsbot: {f.source}: {f.reason}", highlight=False, markup=False, soft_wrap=True)
+        console.print(printable(f"newsbot: {f.source}: {f.reason}"), highlight=False, markup=False, soft_wrap=True)
