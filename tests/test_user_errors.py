@@ -336,7 +336,7 @@ def test_add_adds_the_good_files_and_names_every_bad_one(home):
 # -- 7. control characters in articles never reach the terminal -------------------------------------------
 def test_control_characters_in_an_article_never_reach_the_terminal(home):
     home.mkdir(parents=True)
-    evil = {"title": "Acme \x1b[2J\x1b]0;pwned\x07 launches Zephyr", "source": "Rocket\x9b31m Weekly",
+    evil = {"title": "Acme \x1b[2J\x1b]0;pwned\x07 launches Zephyr [/]", "source": "Rocket\x9b31m Weekly",
             "url": "https://news.example/zephyr", "published": "2024-03-03",
             "body": "Acme Rockets launched the Zephyr probe\x1b[31m from Kourou on 3 March 2024.\r\x08 It reached orbit."}
     (home / "evil.json").write_text(json.dumps(evil))
@@ -348,6 +348,7 @@ def test_control_characters_in_an_article_never_reach_the_terminal(home):
             assert control not in out + err, (control, out)
     listed = outputs[1][1].decode()
     assert "Acme \ufffd[2J\ufffd]0;pwned\ufffd" in listed  # the stored title still holds them
+    assert "[/]" in listed  # shown as it is, not read as rich markup
     assert "Zephyr probe" in outputs[2][1].decode()
 
 
