@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import os
+import pty
+import re
 import socket
 import subprocess
 import sys
@@ -355,3 +357,59 @@ def test_control_characters_in_an_article_never_reach_the_terminal(home):
 def test_printable_keeps_text_newlines_and_tabs():
     assert printable("Caf\u00e9 \u4e2d\u6587\n\tA \u2014 B") == "Caf\u00e9 \u4e2d\u6587\n\tA \u2014 B"
     assert printable("a\x1bb\x07c\x7fd\x85e\udcfff") == "a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf"
+
+
+# -- 10. the answer on a terminal or a pipe ------------------------------------------------------------------
+def words(text: str) -> set[str]:
+    return {w.strip(".,;:()“”\"'") for w in text.split()}
+
+
+@pytest.mark.parametrize("columns", [None, "80"])
+def test_the_answer_wraps_at_word_boundaries_and_keeps_urls_whole(library, columns):
+    code, out, err = newsbot(["ask", "Who visited Biosyngen?"], library, env={"COLUMNS": columns} if columns else {})
+    assert code == 0, err
+    text = out.decode()
+    answer, _, sources = text.partition("\nSources:\n")
+    lines = text.splitlines()
+    assert all(len(line) <= 80 or re.fullmatch(r" {4}https://\S+", line) for line in lines), lines
+    assert len(answer.splitlines()) > 1  # it needed wrapping
+    assert words(answer) - words(BIOSYNGEN["body"]) <= {"[1]", ""}, words(answer) - words(BIOSYNGEN["body"])
+    assert f"    {BIOSYNGEN['url']}" in sources.splitlines()
+
+
+def on_a_terminal(args: list[str], home: Path, env: dict[str, str]) -> str:
+    """What ``newsbot`` writes to a terminal (a pseudo-terminal here), escape sequences and all."""
+    main, child = pty.openpty()
+    code, out, err = 0, b"", b""
+    with subprocess.Popen([str(NEWSBOT), *args], cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=child,
+                          stderr=child) as proc:
+        os.close(child)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = proc.wait(60)
+    os.close(main)
+    assert code == 0, b"".join(chunks)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_the_seeding_progress_bar_shows_only_while_articles_are_added(tmp_path):
+    home = tmp_path / "home"
+    seeds = home / "seeds"
+    seeds.mkdir(parents=True)
+    (seeds / "visit.json").write_text(json.dumps(BIOSYNGEN))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "LANG": "C.UTF-8", "TERM": "xterm", "COLUMNS": "100",
+           "NEWSBOT_DATA_DIR": str(home / "data"), "NEWSBOT_SEED_DIR": str(seeds), "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
+           "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"], "ANONYMIZED_TELEMETRY": "False",
+           "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache"))}
+    first = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
+    assert "Adding the bundled articles" in first and "Loh Tuck Keat" in first
+    again = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
+    assert "Loh Tuck Keat" in again
+    assert "Adding the bundled articles" not in again

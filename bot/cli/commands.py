@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.terminal import format_answer, print_failures, print_ingest, printable, progress_bar, show_stream
+from bot.cli.terminal import print_answer, print_failures, print_ingest, printable, progress_bar, show_stream
 from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
@@ -44,7 +44,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
             await service.ensure_seeded(args.library, update)
         events = service.ask(args.library, question)
         answer = await show_stream(console, events, live=console.is_terminal and not args.no_stream)
-        console.print(printable(format_answer(answer)), highlight=False, markup=False, soft_wrap=True)
+        print_answer(console, answer)
 
     asyncio.run(ask())
     service.close()
