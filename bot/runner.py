@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
 import aiohttp
 import discord
@@ -129,13 +130,16 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
     return 0
 
 
-def run(settings: BotSettings) -> int:
+def run(settings: BotSettings, *, notices: Sequence[str] = ()) -> int:
     """Run the bot until it is stopped; the process exit code. Endpoints other than Discord's
-    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``)."""
+    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``).
+    ``notices``: warnings about the configuration, written to the log once it is set up."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
         return 2
     setup_logging(settings)
+    for line in notices:
+        _log.warning("%s", line.removeprefix("newsbot: "))
     try:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:

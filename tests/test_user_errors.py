@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 
 from bot.cli.terminal import printable
+from bot.cli.unknown_settings import unknown_settings
 from retrieval.answer.answerer import AnswerDone, Answerer
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
@@ -413,3 +414,37 @@ def test_the_seeding_progress_bar_shows_only_while_articles_are_added(tmp_path):
     again = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
     assert "Loh Tuck Keat" in again
     assert "Adding the bundled articles" not in again
+
+
+# -- 8. misspelt settings --------------------------------------------------------------------------------
+def test_unknown_settings_are_named_with_the_closest_known_one():
+    environ = ["NEWSBOT_TOPK", "NEWSBOT_LLM_MODLE", "OPENAI_APIKEY", "NEWSBOT_TOP_K", "newsbot_data_dir", "PATH",
+               "CHROMA_SERVER_HOST", "OPENAI_ORG_ID", "DISCORD_TOKEN", "NEWSBOT_ZZZ"]
+    assert unknown_settings(environ, ["CHROMA_HOTS"]) == [
+        "newsbot: unknown setting NEWSBOT_LLM_MODLE (did you mean NEWSBOT_LLM_MODEL?); it is ignored.",
+        "newsbot: unknown setting NEWSBOT_TOPK (did you mean NEWSBOT_TOP_K?); it is ignored.",
+        "newsbot: unknown setting NEWSBOT_ZZZ; it is ignored.",
+        "newsbot: unknown setting OPENAI_APIKEY (did you mean OPENAI_API_KEY?); it is ignored.",
+        "newsbot: unknown setting CHROMA_HOTS in .env (did you mean CHROMA_HOST?); it is ignored.",
+    ]
+
+
+def test_a_misspelt_setting_is_one_warning_line_from_the_environment_or_env_file(home):
+    home.mkdir(parents=True)
+    (home / ".env").write_text("OPENAI_APIKEY=sk-not-read\n")
+    code, out, err = newsbot(["stats"], home, env={"NEWSBOT_TOPK": "3"})
+    assert code == 0 and out.decode().startswith("library default:")
+    assert err.decode().splitlines() == [
+        "newsbot: unknown setting NEWSBOT_TOPK (did you mean NEWSBOT_TOP_K?); it is ignored.",
+        "newsbot: unknown setting OPENAI_APIKEY in .env (did you mean OPENAI_API_KEY?); it is ignored.",
+    ]
+
+
+def test_newsbot_run_also_logs_a_misspelt_setting(home):
+    env = {"DISCORD_TOKEN": "MTE0.secret-token.XyZ123", "DISCORD_API_BASE": f"http://127.0.0.1:{closed_port()}/api",
+           "NEWSBOT_BOT_CHROMA": "embedded", "NEWSBOT_LLM_MODLE": "small"}
+    code, _, err = newsbot(["run"], home, env=env, timeout=90)
+    warning = "unknown setting NEWSBOT_LLM_MODLE (did you mean NEWSBOT_LLM_MODEL?); it is ignored."
+    lines = err.decode().splitlines()
+    assert code == 1 and lines[0] == f"newsbot: {warning}", lines
+    assert any("WARNING" in line and "bot.runner" in line and line.endswith(warning) for line in lines[1:]), lines

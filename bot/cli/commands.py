@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -112,8 +113,9 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console) -> int:
+def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console, notices: Sequence[str] = ()) -> int:
+    """``notices``: warnings already shown, for the bot's log too."""
     from bot.runner import configure_endpoints, run  # imported here: discord.py loads only for this command
 
     configure_endpoints(settings)  # process-wide: discord.py's REST base and gateway, when set
-    return run(settings)
+    return run(settings, notices=notices)

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bot.cli import commands
 from bot.cli.terminal import printable
+from bot.cli.unknown_settings import check_environment
 from bot.settings import load_bot_settings
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.settings import Settings
@@ -115,9 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
     try:
+        notices = check_environment(os.environ)  # misspelt setting names: one warning each
+        for line in notices:
+            err.print(printable(line), highlight=False, markup=False, soft_wrap=True)
         check_text_arguments(args)
         settings = load_bot_settings()  # every command checks the whole configuration once
         use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
+        if args.command == "run":
+            return commands.cmd_run(args, settings, Console(), notices=notices)  # and into the bot's log
         return HANDLERS[args.command](args, settings, Console())
     except (ConfigError, UsageError) as exc:
         err.print(printable(f"newsbot: {exc}"), highlight=False, markup=False, soft_wrap=True)
