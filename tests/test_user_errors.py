@@ -18,18 +18,22 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
+import discord
 import pytest
 from aiohttp import web
 
 from bot.cli.terminal import printable
+from bot.history import referenced_message
 from bot.cli.unknown_settings import unknown_settings
 from retrieval.answer.answerer import AnswerDone, Answerer
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
 from retrieval.answer.prompts import PromptSet
-from retrieval.errors import InputError
+from retrieval.embed.base import Embedder
+from retrieval.errors import InputError, StoreError
 from retrieval.ingest.decode import decode_text, too_big
 from retrieval.ingest.extract import articles_from_json
 from retrieval.ingest.gather import read_files
@@ -448,3 +452,42 @@ def test_newsbot_run_also_logs_a_misspelt_setting(home):
     lines = err.decode().splitlines()
     assert code == 1 and lines[0] == f"newsbot: {warning}", lines
     assert any("WARNING" in line and "bot.runner" in line and line.endswith(warning) for line in lines[1:]), lines
+
+
+# -- 11. errors are not quietly turned into empty results ----------------------------------------------------
+class Channel:
+    """A channel whose messages cannot be fetched: Discord answers ``status``."""
+
+    def __init__(self, status: int) -> None:
+        self.id = 7
+        self.status = status
+
+    async def fetch_message(self, message_id: int) -> discord.Message:
+        response = SimpleNamespace(status=self.status, reason="refused")
+        error = discord.NotFound if self.status == 404 else discord.Forbidden
+        raise error(response, {"message": "Missing Access", "code": 50001})
+
+
+@pytest.mark.parametrize(("status", "logged"), [(403, True), (404, False)])
+async def test_a_follow_ups_context_that_cannot_be_read_is_logged_unless_deleted(status, logged, caplog):
+    message = SimpleNamespace(reference=discord.MessageReference(message_id=5, channel_id=7), channel=Channel(status))
+    with caplog.at_level(logging.WARNING, logger="bot.history"):
+        assert await referenced_message(message) is None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.history"]
+    if logged:
+        assert warnings == ["Could not read message 5 in channel 7 for a follow-up's context: HTTP 403 Missing Access"]
+    else:
+        assert warnings == []
+
+
+async def test_an_embedder_failing_during_a_quoted_answer_logs_its_cause(encoding, caplog):
+    class Broken(Embedder):
+        def embed_batch(self, texts):
+            raise StoreError("The vector service at http://127.0.0.1:9 refused the connection.")
+
+    answerer = Answerer(chat=None, prompts=PromptSet.load(), encoding=encoding, context_tokens=3000,
+                        retry=RetryPolicy(max_retries=0), embedder=Broken())
+    with caplog.at_level(logging.WARNING):
+        answer = await final_answer(answerer)
+    assert answer.mode is AnswerMode.EXTRACTIVE and "Loh Tuck Keat" in answer.text  # the deliberate fallback
+    assert "refused the connection" in caplog.text  # and why it was needed

@@ -175,7 +175,7 @@ class Answerer:
         try:
             text, citations = await asyncio.to_thread(extractive_answer, question, passages, embedder=self._embedder)
         except NewsbotError as exc:
-            log.warning("embedder failed during extractive answer (%s); using word overlap only", type(exc).__name__)
+            log.warning("embedder failed during extractive answer (%s: %s); using word overlap only", type(exc).__name__, exc)
             text, citations = await asyncio.to_thread(extractive_answer, question, passages)
         if not text:
             return not_found(note=note, passages=passages)
