@@ -26,8 +26,8 @@ import pytest
 from aiohttp import web
 
 from bot.cli.terminal import printable
-from bot.history import referenced_message
 from bot.cli.unknown_settings import unknown_settings
+from bot.history import referenced_message
 from retrieval.answer.answerer import AnswerDone, Answerer
 from retrieval.answer.llm import RetryPolicy
 from retrieval.answer.openai_chat import OpenAIChatModel
@@ -46,12 +46,12 @@ from tests.fakes.discord_server import FakeDiscord
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 
 
-def newsbot(args: list[str | bytes], home: Path, *, env: dict[str, str] | None = None, stdin: bytes | None = None,
-            timeout: float = 120) -> tuple[int, bytes, bytes]:
-    """Run ``newsbot`` as a user would, with its home and data folders in ``home``; (code, stdout, stderr)."""
-    seeds = home / "no-seeds"
-    seeds.mkdir(parents=True, exist_ok=True)
-    base = {
+def user_env(home: Path, seeds: Path | None = None) -> dict[str, str]:
+    """A user's environment: home and data folders in ``home``, articles seeded from ``seeds`` (none)."""
+    if seeds is None:
+        seeds = home / "no-seeds"
+        seeds.mkdir(parents=True, exist_ok=True)
+    return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(home),
         "LANG": "C.UTF-8",
@@ -62,8 +62,13 @@ def newsbot(args: list[str | bytes], home: Path, *, env: dict[str, str] | None =
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "ANONYMIZED_TELEMETRY": "False",
     }
+
+
+def newsbot(args: list[str | bytes], home: Path, *, env: dict[str, str] | None = None, stdin: bytes | None = None,
+            timeout: float = 120) -> tuple[int, bytes, bytes]:
+    """Run ``newsbot`` as a user would (``user_env``, in ``home``); (code, stdout, stderr)."""
     proc = subprocess.run([os.fsencode(NEWSBOT), *(os.fsencode(a) for a in args)], cwd=home,
-                          env={**base, **(env or {})}, input=stdin, capture_output=True, timeout=timeout)
+                          env={**user_env(home), **(env or {})}, input=stdin, capture_output=True, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -409,10 +414,7 @@ def test_the_seeding_progress_bar_shows_only_while_articles_are_added(tmp_path):
     seeds = home / "seeds"
     seeds.mkdir(parents=True)
     (seeds / "visit.json").write_text(json.dumps(BIOSYNGEN))
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "LANG": "C.UTF-8", "TERM": "xterm", "COLUMNS": "100",
-           "NEWSBOT_DATA_DIR": str(home / "data"), "NEWSBOT_SEED_DIR": str(seeds), "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
-           "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"], "ANONYMIZED_TELEMETRY": "False",
-           "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache"))}
+    env = {**user_env(home, seeds), "TERM": "xterm", "COLUMNS": "100"}
     first = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
     assert "Adding the bundled articles" in first and "Loh Tuck Keat" in first
     again = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
