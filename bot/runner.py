@@ -6,7 +6,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -25,6 +27,29 @@ def configure_endpoints(settings: BotSettings) -> None:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def api_base() -> str:
+    """The Discord REST base in use, without any user name, password or query in it."""
+    url = yarl.URL(discord.http.Route.BASE)
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def unreachable_api(exc: BaseException) -> str:
+    """One line for a Discord API that could not be reached, or that failed, while logging in."""
+    if isinstance(exc, discord.DiscordServerError):
+        return (f"newsbot run: the Discord API at {api_base()} answered HTTP {exc.status} while logging in; "
+                "try again later, and check DISCORD_API_BASE if it is set.")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        why = "its host name was not found"
+    elif isinstance(exc, ConnectionRefusedError) or isinstance(getattr(exc, "os_error", None), ConnectionRefusedError):
+        why = "the connection was refused"
+    elif isinstance(exc, TimeoutError):
+        why = "it did not answer in time"
+    else:
+        why = f"the connection failed ({type(exc).__name__})"
+    return (f"newsbot run: could not reach the Discord API at {api_base()}: {why}; check the network connection "
+            "(and proxy), and DISCORD_API_BASE if it is set.")
 
 
 def _secrets(settings: BotSettings) -> list[str]:
@@ -72,6 +97,10 @@ async def _serve(settings: BotSettings, token: str) -> int:
             "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal.", file=sys.stderr
         )
         return 1
+    except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
+        _log.debug("logging in to Discord failed", exc_info=True)
+        print(unreachable_api(exc), file=sys.stderr)
+        return 1
     except discord.PrivilegedIntentsRequired:
         print(
             "newsbot run: enable the Message Content intent for the bot in the Discord developer portal.",
@@ -89,13 +118,16 @@ async def _serve(settings: BotSettings, token: str) -> int:
     return 0
 
 
-def run(settings: BotSettings) -> int:
+def run(settings: BotSettings, *, notices: Sequence[str] = ()) -> int:
     """Run the bot until it is stopped; the process exit code. Endpoints other than Discord's
-    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``)."""
+    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``).
+    ``notices``: warnings about the configuration, written to the log once it is set up."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
         return 2
     setup_logging(settings)
+    for line in notices:
+        _log.warning("%s", line.removeprefix("newsbot: "))
     try:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:

@@ -8,6 +8,7 @@ the callers that time them directly: the evaluation and bench/.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
@@ -22,8 +23,9 @@ from retrieval.components import build_chat_model, build_embedder, build_ingest_
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, InputError
-from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_paths
+from retrieval.ingest.extract import article_from_text, articles_from_file
 from retrieval.ingest.fetch import article_from_url
+from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.search.params import Ranker, SearchParams
@@ -70,6 +72,7 @@ class NewsService:
             encoding=encoding,
             context_tokens=settings.context_tokens,
             retry=RetryPolicy(max_retries=settings.llm_max_retries),
+            deadline=settings.llm_deadline,
             embedder=embedder,
         )
 
@@ -177,6 +180,14 @@ class NewsService:
         """The articles in files and folders (every supported file under a folder)."""
         return await asyncio.to_thread(
             articles_from_paths, paths, max_bytes=self.settings.max_article_bytes, **overrides
+        )
+
+    async def read_sources(self, sources: Sequence[str], **overrides: object) -> ReadReport:
+        """Articles from links, files and folders, each read on its own: the ones that cannot be
+        read are reported as failures rather than stopping the others."""
+        return await asyncio.to_thread(
+            read_sources, sources, read_url=functools.partial(self._read_url, **overrides),
+            max_bytes=self.settings.max_article_bytes, **overrides,
         )
 
     def _read_url(self, url: str, **overrides: object) -> Article:

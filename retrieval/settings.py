@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(
         default=3, ge=0, le=10, validation_alias=env_alias("NEWSBOT_LLM_MAX_RETRIES", "llm_max_retries")
     )
+    # Seconds for the model's whole answer: every attempt, the waits between them and the streaming;
+    # past it the answer quotes the articles instead.
+    llm_deadline: float = Field(default=45.0, gt=0, validation_alias=env_alias("NEWSBOT_LLM_DEADLINE", "llm_deadline"))
     llm_max_tokens: int = Field(default=500, ge=16, validation_alias=env_alias("NEWSBOT_LLM_MAX_TOKENS", "llm_max_tokens"))
     llm_disabled: bool = Field(default=False, validation_alias=env_alias("NEWSBOT_LLM_DISABLED", "llm_disabled"))
     # A folder of the operator's own prompt templates; each file it lacks is the bundled one.

@@ -406,7 +406,7 @@ async def test_llm_failure_gives_an_extractive_answer_with_a_note(fake, llm, tmp
         await add_article(bot, LIB_A, BIOSYNGEN)
         rec = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "ask", {"question": Q_VISIT})
         (final,) = await wait_answer(fake, rec)
-    assert "-# The language model is unavailable right now" in final.content
+    assert "-# The language model refused the API key (HTTP 401). Check OPENAI_API_KEY." in final.content
     assert final.content.rstrip().endswith(source_line_of(BIOSYNGEN))
     everything = json.dumps([s.payload for s in fake.all_sent_payloads()]) + caplog.text
     assert API_KEY not in everything and fake.token not in everything

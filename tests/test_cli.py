@@ -28,6 +28,7 @@ def run(args: list[str], data_dir: Path, *, env: dict[str, str] | None = None, s
         "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],  # conftest: this run's derived models
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "ANONYMIZED_TELEMETRY": "False",
+        "COLUMNS": "1000",  # answers unwrapped: these tests read whole sentences and source lines
     }
     proc = subprocess.run(
         NEWSBOT + args, cwd=data_dir.parent, env={**base, **(env or {})}, input=stdin, capture_output=True, timeout=timeout
