@@ -146,7 +146,7 @@ def closed_port() -> int:
 def test_run_with_the_discord_api_unreachable_is_one_line_without_the_token(home):
     token = "MTE0.secret-token.XyZ123"
     api = f"http://127.0.0.1:{closed_port()}/api/v10"
-    env = {"DISCORD_TOKEN": token, "DISCORD_API_BASE": api, "NEWSBOT_BOT_CHROMA": "embedded"}
+    env = {"DISCORD_TOKEN": token, "DISCORD_API_BASE": api}
     code, out, err = newsbot(["run"], home, env=env, timeout=90)
     text = (out + err).decode()
     assert code == 1 and "Traceback" not in text and token not in text, text
@@ -448,7 +448,7 @@ def test_a_misspelt_setting_is_one_warning_line_from_the_environment_or_env_file
 
 def test_newsbot_run_also_logs_a_misspelt_setting(home):
     env = {"DISCORD_TOKEN": "MTE0.secret-token.XyZ123", "DISCORD_API_BASE": f"http://127.0.0.1:{closed_port()}/api",
-           "NEWSBOT_BOT_CHROMA": "embedded", "NEWSBOT_LLM_MODLE": "small"}
+           "NEWSBOT_LLM_MODLE": "small"}
     code, _, err = newsbot(["run"], home, env=env, timeout=90)
     warning = "unknown setting NEWSBOT_LLM_MODLE (did you mean NEWSBOT_LLM_MODEL?); it is ignored."
     lines = err.decode().splitlines()

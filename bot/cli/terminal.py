@@ -109,4 +109,5 @@ def print_ingest(console: Console, results: list[IngestResult]) -> None:
 def print_failures(console: Console, failures: list[ReadFailure]) -> None:
     """One line for each file, folder or link that could not be read, naming it."""
     for f in failures:
-        console.print(printable(f"newsbot: {f.source}: {f.reason}"), highlight=False, markup=False, soft_wrap=True)
+        line = f.reason if f.source in f.reason else f"{f.source}: {f.reason}"  # a URL's reason names it
+        console.print(printable(f"newsbot: {line}"), highlight=False, markup=False, soft_wrap=True)
