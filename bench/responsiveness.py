@@ -8,7 +8,7 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--embedded] [--stalls FILE] [--no-freeze] [--keep-fake-history] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--stalls FILE] [--no-freeze] [--keep-fake-history] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
@@ -45,7 +45,6 @@ from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
 from retrieval.embed.background import LowPriorityEmbedder  # noqa: E402
 from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
 from retrieval.embed.question_model import Int8Copy  # noqa: E402
-from retrieval.store.chroma_server import chroma_child  # noqa: E402
 from retrieval.text.tokens import get_encoding  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
     ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
@@ -117,14 +116,9 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
     async with contextlib.AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None
-        server = {}
-        if not args.embedded:  # as `newsbot run` does by default (NEWSBOT_BOT_CHROMA=child)
-            host, port = stack.enter_context(chroma_child(tmp / "chroma-server"))
-            server = {"chroma_host": host, "chroma_port": port}
-        settings = bot_settings(
+        settings = bot_settings(  # Chroma embedded in the bot's process, as `newsbot run` without CHROMA_HOST
             tmp,
             llm.base_url if llm else None,
-            **server,
             llm_disabled=llm is None,
             rate_limit_questions=10**6,  # the asker is never limited
             stream_edit_interval=1.0,  # the product's default
@@ -196,7 +190,7 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
     return {
         "cpus": os.cpu_count(),
         "llm": "fake (loopback)" if args.llm else "none (extractive)",
-        "chroma": "embedded in the bot's process" if args.embedded else "child `chroma run` (newsbot run's default)",
+        "chroma": "embedded in the bot's process",
         "embed_threads": args.embed_threads or "onnxruntime default",
         "ingest_nice": args.ingest_nice,
         "worker_nice": args.worker_nice,
@@ -237,9 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between /ask commands")
     parser.add_argument("--max-inflight", type=int, default=4, help="unanswered /ask commands at most")
     parser.add_argument("--llm", action="store_true", help="answer with the loopback fake LLM (else extractive)")
-    parser.add_argument(
-        "--embedded", action="store_true", help="Chroma in the bot's process (else a child `chroma run`, the default)"
-    )
     parser.add_argument("--embed-threads", type=int, default=None, help="onnxruntime threads (default: one per core)")
     parser.add_argument(
         "--ingest-nice", type=int, default=None, help="nice value added for article embedding (default: the setting's)"

@@ -66,7 +66,13 @@ async def referenced_message(message: discord.Message) -> discord.Message | None
         return None
     try:
         return await channel.fetch_message(ref.message_id)
-    except discord.HTTPException:
+    except discord.NotFound:
+        return None  # deleted: the conversation starts here
+    except discord.HTTPException as exc:
+        # the follow-up is answered without its earlier turns; the log says why (often a missing
+        # Read Message History permission)
+        _log.warning("Could not read message %s in channel %s for a follow-up's context: HTTP %s %s",
+                     ref.message_id, channel.id, exc.status, exc.text or "")
         return None
 
 

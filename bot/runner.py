@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -32,6 +33,29 @@ def configure_endpoints(settings: BotSettings) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+def api_base() -> str:
+    """The Discord REST base in use, without any user name, password or query in it."""
+    url = yarl.URL(discord.http.Route.BASE)
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def unreachable_api(exc: BaseException) -> str:
+    """One line for a Discord API that could not be reached, or that failed, while logging in."""
+    if isinstance(exc, discord.DiscordServerError):
+        return (f"newsbot run: the Discord API at {api_base()} answered HTTP {exc.status} while logging in; "
+                "try again later, and check DISCORD_API_BASE if it is set.")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        why = "its host name was not found"
+    elif isinstance(exc, ConnectionRefusedError) or isinstance(getattr(exc, "os_error", None), ConnectionRefusedError):
+        why = "the connection was refused"
+    elif isinstance(exc, TimeoutError):
+        why = "it did not answer in time"
+    else:
+        why = f"the connection failed ({type(exc).__name__})"
+    return (f"newsbot run: could not reach the Discord API at {api_base()}: {why}; check the network connection "
+            "(and proxy), and DISCORD_API_BASE if it is set.")
+
+
 def _secrets(settings: BotSettings) -> list[str]:
     values = [settings.discord_token, settings.llm_api_key]
     return [v.get_secret_value() for v in values if v is not None]
@@ -47,26 +71,12 @@ def setup_logging(settings: BotSettings) -> None:
 
 
 async def _serve(settings: BotSettings, token: str) -> int:
-    with contextlib.ExitStack() as stack:
-        local_server = None
-        if not settings.chroma_host and settings.bot_chroma == "child":
-            from retrieval.store.chroma_server import chroma_child
-
-            # Chroma in its own process: its writes during an /add cannot stall the event loop. Started
-            # from this (the main) thread: the child is told to stop when the thread that started it
-            # ends, and worker threads end (the bot replaces the loop's executor at start).
-            child = chroma_child(settings.resolved_chroma_path, owner=BOT, on_wait=_log.info)
-            local_server = stack.enter_context(child)
-            _log.info("Chroma folder %s served by a child `chroma run`", settings.resolved_chroma_path)
-        return await _serve_with(settings, token, local_server)
-
-
-async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str, int] | None) -> int:
     from bot.app import build_bot
     from bot.votes import VoteStore
     from retrieval.service import NewsService
 
-    service = NewsService.from_settings(settings, local_server=local_server, owner=BOT, on_wait=_log.info)
+    # Chroma's on-disk folder opens in this process, held as BOT (or the service talks to CHROMA_HOST).
+    service = NewsService.from_settings(settings, owner=BOT, on_wait=_log.info)
     votes = VoteStore(settings.data_dir / "votes.sqlite3")
     bot = build_bot(settings, service, votes)
     loop = asyncio.get_running_loop()
@@ -91,6 +101,10 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
             "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal.", file=sys.stderr
         )
         return 1
+    except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
+        _log.debug("logging in to Discord failed", exc_info=True)
+        print(unreachable_api(exc), file=sys.stderr)
+        return 1
     except discord.PrivilegedIntentsRequired:
         print(
             "newsbot run: enable the Message Content intent for the bot in the Discord developer portal.",
@@ -108,13 +122,16 @@ async def _serve_with(settings: BotSettings, token: str, local_server: tuple[str
     return 0
 
 
-def run(settings: BotSettings) -> int:
+def run(settings: BotSettings, *, notices: Sequence[str] = ()) -> int:
     """Run the bot until it is stopped; the process exit code. Endpoints other than Discord's
-    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``)."""
+    (DISCORD_API_BASE, DISCORD_GATEWAY_URL) are the entry point's to set (``configure_endpoints``).
+    ``notices``: warnings about the configuration, written to the log once it is set up."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
         return 2
     setup_logging(settings)
+    for line in notices:
+        _log.warning("%s", line.removeprefix("newsbot: "))
     try:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:

@@ -3,8 +3,6 @@ the priorities of the bot's threads. ``newsbot`` reads them once, at the start o
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr, field_validator
 
 from retrieval.settings import Settings, env_alias, load_settings
@@ -12,13 +10,6 @@ from retrieval.settings import Settings, env_alias, load_settings
 
 class BotSettings(Settings):
     """Everything ``newsbot run`` and the Discord bot read. Env names are given in ``validation_alias``."""
-
-    # How `newsbot run` reaches the on-disk Chroma folder when CHROMA_HOST is unset: "child" serves it
-    # from a `chroma run` child process (embedded Chroma holds the GIL during writes, stalling the
-    # bot while it ingests); "embedded" opens it in the bot's own process.
-    bot_chroma: Literal["child", "embedded"] = Field(
-        default="child", validation_alias=env_alias("NEWSBOT_BOT_CHROMA", "bot_chroma")
-    )
 
     # Added to the nice value of the bot's worker threads (searching, answering, reading files; Linux),
     # so the event loop that acknowledges Discord's interactions is served first when the cores are

@@ -1,15 +1,16 @@
 """The edit-throttled streaming loop, and a chain of messages kept in step with rendered chunks.
 
 Nothing here knows about Discord: ``MessageChain`` subclasses (``bot.delivery``) say how to send,
-edit and delete one message; ``stream_answer`` turns the core's answer events into at most about
-one update per ``interval`` seconds.
+edit and delete one message; ``stream_answer`` turns the core's answer events into at most one
+update per ``interval`` seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 from bot.render import render_progress, status_text
@@ -65,34 +66,39 @@ async def stream_answer(
     *,
     interval: float,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> Answer:
     """Show the answer as it streams; return the final Answer (the caller publishes it).
 
-    Status changes and text are pushed at most once per ``interval`` seconds (the first push is
-    immediate); pushes with unchanged content are skipped.
+    At most one update per ``interval`` seconds, counting the caller's final publish: the first
+    comes ``interval`` after the start (until then the acknowledgement is what people see, and an
+    answer ready sooner needs no update at all), and after an update the answer is returned no
+    sooner than ``interval`` after it. Updates with unchanged content are skipped.
     """
     status = AnswerStatus(Stage.SEARCHING)
     text = ""
-    last_push: float | None = None
+    last_push = clock()  # the start counts as an update: the acknowledgement is on screen
+    pushed = False
     shown: list[str] | None = None
 
-    async def push(force: bool = False) -> None:
-        nonlocal last_push, shown
-        now = clock()
-        if not force and last_push is not None and now - last_push < interval:
+    async def push() -> None:
+        nonlocal last_push, shown, pushed
+        if clock() - last_push < interval:
             return
         chunks = render_progress(text, status_text(status))
         if chunks == shown:
             return
         await sink.publish(chunks, final=False)
-        shown, last_push = chunks, clock()
+        shown, last_push, pushed = chunks, clock(), True
 
     async for event in events:
         if isinstance(event, AnswerDone):
+            if pushed:
+                await sleep(max(0.0, interval - (clock() - last_push)))
             return event.answer
         if isinstance(event, AnswerStatus):
             status = event
-            await push(force=last_push is None)
+            await push()
         elif isinstance(event, AnswerDelta):
             if status.stage is Stage.SEARCHING:
                 status = AnswerStatus(Stage.WRITING)

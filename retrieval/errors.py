@@ -48,6 +48,19 @@ class LLMTimeout(LLMError):
     reason = "timed out"
 
 
+class LLMDeadlineExceeded(LLMError):
+    """The whole answer (every attempt, the waits between them, the streaming) took longer than
+    the overall deadline; a retry would take longer still."""
+
+    retryable: ClassVar[bool] = False
+    reason = "took too long"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The language model did not finish its answer within {seconds:g} s.",
+                         hint="Raise NEWSBOT_LLM_DEADLINE if it is usually this slow.")
+        self.seconds = seconds
+
+
 class LLMRateLimited(LLMError):
     retryable: ClassVar[bool] = True
     reason = "rate limited"
@@ -85,3 +98,11 @@ class LLMRequestRejected(LLMError):
         super().__init__(message, hint=hint)
         self.status = status
         self.reason = f"request rejected ({status})"
+
+
+class LLMModelNotFound(LLMRequestRejected):
+    """The endpoint does not serve the configured model (HTTP 404 naming the model)."""
+
+    def __init__(self, message: str, *, status: int | None = 404, hint: str | None = None) -> None:
+        super().__init__(message, status=status, hint=hint)
+        self.reason = "model not found"

@@ -12,6 +12,7 @@ from retrieval.errors import (
     LLMAuthError,
     LLMBadResponse,
     LLMError,
+    LLMModelNotFound,
     LLMRateLimited,
     LLMRequestRejected,
     LLMServerError,
@@ -40,10 +41,18 @@ def retry_after_seconds(headers: object) -> float | None:
         return None
 
 
+def _names_a_model(exc: openai.APIStatusError) -> bool:
+    """Whether a 404 is about the model (OpenAI: code model_not_found; vLLM, Ollama: the message says
+    so) rather than the address (a base URL without /v1)."""
+    return exc.code == "model_not_found" or "model" in str(exc.message).lower()
+
+
 def llm_error_from_openai(
-    exc: BaseException, *, service: str = "language model", timeout: float | None = None, received: bool = False
+    exc: BaseException, *, service: str = "language model", timeout: float | None = None, received: bool = False,
+    model: str | None = None, model_setting: str = "NEWSBOT_LLM_MODEL",
 ) -> LLMError:
-    """Translate an ``openai`` (or parsing) exception into one of our user-safe errors."""
+    """Translate an ``openai`` (or parsing) exception into one of our user-safe errors; ``model`` and
+    ``model_setting`` name what was asked for, and where it is set, when the server does not have it."""
     if isinstance(exc, openai.APITimeoutError):
         within = f" within {timeout:g} s" if timeout else ""
         return LLMTimeout(f"The {service} did not answer{within}.")
@@ -60,6 +69,11 @@ def llm_error_from_openai(
             return LLMAuthError(f"The {service} refused the API key (HTTP {status}).", hint="Check OPENAI_API_KEY.")
         if status >= 500:
             return LLMServerError(f"The {service} had a server error (HTTP {status}).", status=status)
+        if status == 404 and model and _names_a_model(exc):
+            return LLMModelNotFound(
+                f"The {service} server has no model “{model}” (HTTP 404).",
+                hint=f"Set {model_setting} to a model it serves.",
+            )
         if status in (408, 409):
             return LLMServerError(f"The {service} could not handle the request now (HTTP {status}).", status=status)
         return LLMRequestRejected(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import date
@@ -22,14 +23,15 @@ from retrieval.answer.prompts import PromptSet
 from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
-from retrieval.errors import InputError
-from retrieval.ingest.extract import article_from_text, articles_from_file, articles_from_paths
+from retrieval.errors import ConfigError, InputError
+from retrieval.ingest.extract import article_from_text, articles_from_file
 from retrieval.ingest.fetch import article_from_url
+from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.search.params import Ranker, SearchParams
 from retrieval.search.searcher import Searcher
-from retrieval.settings import PROJECT_ROOT, Settings
+from retrieval.settings import Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
 from retrieval.store.folder_lock import writable_folder
@@ -76,36 +78,27 @@ class NewsService:
             encoding=encoding,
             context_tokens=settings.context_tokens,
             retry=RetryPolicy(max_retries=settings.llm_max_retries),
+            deadline=settings.llm_deadline,
             embedder=embedder,
         )
 
     @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        local_server: tuple[str, int] | None = None,
-        owner: Owner = Owner(),
-        on_wait: OnWait | None = None,
-    ) -> NewsService:
-        """``local_server``: a ``chroma run`` serving the embedded folder (retrieval.store.chroma_server),
-        used instead of opening that folder in this process. ``owner``: the command this process
-        runs, as others waiting for the data are told; ``on_wait`` hears once whom this one waits for."""
+    def from_settings(cls, settings: Settings, *, owner: Owner = Owner(), on_wait: OnWait | None = None) -> NewsService:
+        """Everything as configured: Chroma on disk (in this process) or at CHROMA_HOST, the models,
+        the re-ranker and the chat model. ``owner``: the command this process runs, as others
+        waiting for the data are told; ``on_wait`` hears once whom this one waits for."""
         writable_folder(settings.data_dir)
         encoding = get_encoding()
-        prompts = PromptSet.load(PROJECT_ROOT / "prompts")
+        prompts = PromptSet.load(settings.prompts_dir)
         embedder = build_embedder(settings, questions=True)
-        served = local_server is not None and not settings.chroma_host
-        host, port = local_server if served else (settings.chroma_host, settings.chroma_port)
         store = ChromaStore.connect(
             path=settings.resolved_chroma_path,
-            host=host,
-            port=port,
+            host=settings.chroma_host,
+            port=settings.chroma_port,
             embedder_name=embedder.name,
-            identity="local" if served else None,
             owner=owner,
             on_wait=on_wait,
-            lease_seconds=None if served else settings.write_lease_seconds,  # a served folder has one user
+            lease_seconds=settings.write_lease_seconds,
         )
         return cls(
             settings,
@@ -192,16 +185,30 @@ class NewsService:
         return await asyncio.to_thread(self.ingest, library, articles, progress)
 
     async def ensure_seeded(self, library: str, progress: Progress | None = None) -> list[IngestResult]:
-        """On an empty library, add the bundled sample articles (``data/``)."""
+        """On an empty library, add the articles of the seed folder (NEWSBOT_SEED_DIR; by default
+        the bundled samples)."""
         seed = self.settings.seed_dir
-        if seed is None or not seed.is_dir() or await self.count(library) > 0:
+        if seed is None or await self.count(library) > 0:
             return []
+        if not seed.is_dir():
+            raise ConfigError(
+                f"The seed folder {seed} (NEWSBOT_SEED_DIR) is not a folder.",
+                hint="Point it at a folder of articles, or set it empty to start with an empty library.",
+            )
         return await self.add_articles(library, await self.read_paths([seed]), progress)
 
     async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
         """The articles in files and folders (every supported file under a folder)."""
         return await asyncio.to_thread(
             articles_from_paths, paths, max_bytes=self.settings.max_article_bytes, **overrides
+        )
+
+    async def read_sources(self, sources: Sequence[str], **overrides: object) -> ReadReport:
+        """Articles from links, files and folders, each read on its own: the ones that cannot be
+        read are reported as failures rather than stopping the others."""
+        return await asyncio.to_thread(
+            read_sources, sources, read_url=functools.partial(self._read_url, **overrides),
+            max_bytes=self.settings.max_article_bytes, **overrides,
         )
 
     def _read_url(self, url: str, **overrides: object) -> Article:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -20,9 +21,10 @@ def _default_data_dir() -> Path:
     return Path(base) / "newsbot"
 
 
-def _default_seed_dir() -> Path | None:
-    candidate = PROJECT_ROOT / "data"
-    return candidate if candidate.is_dir() else None
+def _bundled_samples() -> Path:
+    """The sample articles installed with newsbot (package ``retrieval.samples``, the repository's
+    ``data/`` folder): a folder on disk in every pip install, editable or from a wheel."""
+    return Path(str(resources.files("retrieval.samples")))
 
 
 def _default_offline_dir() -> Path | None:
@@ -43,8 +45,9 @@ class Settings(BaseSettings):
 
     # storage
     data_dir: Path = Field(default_factory=_default_data_dir, validation_alias=env_alias("NEWSBOT_DATA_DIR", "data_dir"))
+    # Articles added to an empty library on its first question; None (an empty value): no seeding.
     seed_dir: Path | None = Field(
-        default_factory=_default_seed_dir, validation_alias=env_alias("NEWSBOT_SEED_DIR", "seed_dir")
+        default_factory=_bundled_samples, validation_alias=env_alias("NEWSBOT_SEED_DIR", "seed_dir")
     )
     chroma_path: Path | None = Field(default=None, validation_alias=env_alias("NEWSBOT_CHROMA_PATH", "chroma_path"))
     chroma_host: str | None = Field(default=None, validation_alias=env_alias("CHROMA_HOST", "chroma_host"))
@@ -96,8 +99,13 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(
         default=3, ge=0, le=10, validation_alias=env_alias("NEWSBOT_LLM_MAX_RETRIES", "llm_max_retries")
     )
+    # Seconds for the model's whole answer: every attempt, the waits between them and the streaming;
+    # past it the answer quotes the articles instead.
+    llm_deadline: float = Field(default=45.0, gt=0, validation_alias=env_alias("NEWSBOT_LLM_DEADLINE", "llm_deadline"))
     llm_max_tokens: int = Field(default=500, ge=16, validation_alias=env_alias("NEWSBOT_LLM_MAX_TOKENS", "llm_max_tokens"))
     llm_disabled: bool = Field(default=False, validation_alias=env_alias("NEWSBOT_LLM_DISABLED", "llm_disabled"))
+    # A folder of the operator's own prompt templates; each file it lacks is the bundled one.
+    prompts_dir: Path | None = Field(default=None, validation_alias=env_alias("NEWSBOT_PROMPTS_DIR", "prompts_dir"))
 
     # chunking, retrieval, answering
     chunk_tokens: int = Field(default=200, ge=32, le=400, validation_alias=env_alias("NEWSBOT_CHUNK_TOKENS", "chunk_tokens"))
@@ -130,7 +138,7 @@ class Settings(BaseSettings):
         default=False, validation_alias=env_alias("NEWSBOT_ALLOW_PRIVATE_URLS", "allow_private_urls")
     )
 
-    @field_validator("llm_base_url", "chroma_host", mode="before")
+    @field_validator("llm_base_url", "chroma_host", "seed_dir", "prompts_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -42,6 +42,11 @@ def article(name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+LIB_A = f"guild-{GUILD_A}"
+BIOSYNGEN = article("01")
+Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
+
+
 def bot_settings(tmp_path: Path, llm_url: str, **overrides: object) -> BotSettings:
     values: dict[str, object] = {
         "llm_base_url": llm_url,

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli.main import use_offline_tiktoken_cache
 from retrieval.settings import PROJECT_ROOT, Settings
-from retrieval.store.chroma_server import chroma_child
+from tests.processes import chroma_run
 
 S = TypeVar("S", bound=Settings)
 
@@ -83,7 +83,7 @@ def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_em
         embedder=embedder,
         encoding=encoding,
         chat=chat,
-        prompts=PromptSet.load(PROJECT_ROOT / "prompts"),
+        prompts=PromptSet.load(),
         ingest_embedder=ingest_embedder,
         ranker=load_ranker() if settings.rerank else None,
     )
@@ -96,22 +96,28 @@ def service(settings: Settings, embedder, encoding):
     svc.close()
 
 
-def chroma_servers_of(folder: Path) -> list[int]:
-    """Pids of live ``chroma run`` processes serving ``folder`` (Linux /proc)."""
-    wanted = b"\0".join([b"run", b"--path", str(folder).encode()])
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if wanted in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
+@pytest.fixture
+async def fake():
+    """The loopback Discord, serving the guilds of tests/bot_fixtures.py."""
+    from tests.bot_fixtures import add_guilds  # it imports this module
+    from tests.fakes.discord_server import FakeDiscord
+
+    async with FakeDiscord() as server:
+        await add_guilds(server)
+        yield server
+
+
+@pytest.fixture
+async def llm():
+    """A loopback OpenAI-compatible server."""
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    async with FakeOpenAIServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real ``chroma run`` server on a free loopback port, for the CHROMA_HOST code path."""
-    with chroma_child(tmp_path_factory.mktemp("chroma-server")) as address:
+    with chroma_run(tmp_path_factory.mktemp("chroma-server")) as address:
         yield address

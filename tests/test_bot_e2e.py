@@ -25,13 +25,16 @@ from bot.settings import BotSettings
 from tests.bot_fixtures import (
     ALICE,
     API_KEY,
+    BIOSYNGEN,
     BOB,
     CAROL,
     CHAN_A,
     CHAN_B,
     GUILD_A,
     GUILD_B,
+    LIB_A,
     OWNER,
+    Q_VISIT,
     THREAD_A,
     add_guilds,
     article,
@@ -45,26 +48,8 @@ from tests.bot_fixtures import (
     wait_reply_answer,
     wait_response,
 )
-from tests.conftest import OFFLINE_DIR, chroma_servers_of, make_settings
+from tests.conftest import OFFLINE_DIR, make_settings
 from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAIServer
-
-LIB_A = f"guild-{GUILD_A}"
-BIOSYNGEN = article("01")
-Q_VISIT = "Who visited Biosyngen in Guangzhou in May 2022?"
-
-
-@pytest.fixture
-async def llm():
-    async with FakeOpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord() as server:
-        await add_guilds(server)
-        yield server
 
 
 async def add_article(bot, library: str, data: dict) -> None:
@@ -82,7 +67,9 @@ def source_line_of(data: dict) -> str:
     return f"[1] {data['title']} — {data['source']}, {data['published']} <{data['url']}>"
 
 
-async def test_ask_defers_then_streams_then_ends_with_sources_and_buttons(fake, llm, tmp_path, embedder, encoding):
+async def test_ask_is_acknowledged_within_discords_deadline_then_streams_then_ends_with_sources(
+    fake, llm, tmp_path, embedder, encoding
+):
     settings = bot_settings(tmp_path, llm.base_url)
     llm.ok(
         "Consuls general from ASEAN countries, led by Singapore's Loh Tuck Keat, toured the site on 27 May 2022 [1]."
@@ -106,7 +93,9 @@ async def test_ask_defers_then_streams_then_ends_with_sources_and_buttons(fake, 
     defer_ms = (first.time - rec.time) * 1000
     final_ms = (rec.responses[-1].time - rec.time) * 1000
     print(f"\n/ask timing against the fake: deferral {defer_ms:.1f} ms, final edit {final_ms:.0f} ms")
-    assert defer_ms < 1000
+    # The fake refuses an acknowledgement later than Discord's 3 s; bench/responsiveness.py holds the
+    # bot to 100 ms under load.
+    assert rec.rejections == [] and fake.rejections == []
     assert len(fake.command_syncs) == 1 and list(fake.commands) == [None]  # no dev guild: synced globally, once
     assert_never_pings(fake)
     assert fake.unknown_requests == []
@@ -198,13 +187,17 @@ async def test_thread_opened_by_the_bot_needs_no_mention(fake, llm, tmp_path, em
         llm.ok("On 27 May 2022 [1].")
         q2 = await fake.send_message(GUILD_A, THREAD_A, BOB, "When was that?")
         await wait_reply_answer(fake, THREAD_A, q2)
-        await fake.send_message(GUILD_A, CHAN_A, BOB, "chatter that is not for the bot")
-        await asyncio.sleep(0.2)
-    assert len(llm.chat_requests) == 2
+        chatter = await fake.send_message(GUILD_A, CHAN_A, BOB, "chatter that is not for the bot")
+        llm.ok("Biosyngen makes immune cell therapies [1].")
+        # Messages reach the bot in order: once it has answered the next one, it has read the chatter.
+        q3 = await fake.send_message(GUILD_A, CHAN_A, BOB, "What does Biosyngen make?", mentions_bot=True)
+        (a3,) = await wait_reply_answer(fake, CHAN_A, q3)
+    assert [m.id for m in fake.channel_messages(CHAN_A) if m.author.id == fake.bot_user.id] == [a3.id]
+    assert chatter.id < q3.id and len(llm.chat_requests) == 3
+    assert "chatter" not in json.dumps(llm.chat_requests)
     prompt = llm.chat_requests[1]["messages"][-1]["content"]
     positions = [prompt.find(t) for t in (Q_VISIT, "Consuls general visited Biosyngen.", "When was that?")]
     assert -1 not in positions and positions == sorted(positions)  # the thread's earlier turn came along
-    assert not [m for m in fake.channel_messages(CHAN_A) if m.author.id == fake.bot_user.id]
 
 
 async def serve_page(html: str) -> tuple[web.AppRunner, str]:
@@ -413,7 +406,7 @@ async def test_llm_failure_gives_an_extractive_answer_with_a_note(fake, llm, tmp
         await add_article(bot, LIB_A, BIOSYNGEN)
         rec = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "ask", {"question": Q_VISIT})
         (final,) = await wait_answer(fake, rec)
-    assert "-# The language model is unavailable right now" in final.content
+    assert "-# The language model refused the API key (HTTP 401). Check OPENAI_API_KEY." in final.content
     assert final.content.rstrip().endswith(source_line_of(BIOSYNGEN))
     everything = json.dumps([s.payload for s in fake.all_sent_payloads()]) + caplog.text
     assert API_KEY not in everything and fake.token not in everything
@@ -436,7 +429,9 @@ async def test_failures_reach_the_user_briefly_and_the_bot_survives(fake, llm, t
     assert [r.kind for r in broken.responses].count("followup") == 1  # reported once, not per handler
     assert fake.find_message(broken.original_message_id).deleted  # the public "thinking" message is gone
     assert "Invalid Form Body" in caplog.text and "/ask failed" in caplog.text
-    assert ephemeral_text(fetch_fail) != "Something went wrong; the error was logged."
+    assert ephemeral_text(fetch_fail) == (  # the fetch's own reason, not the generic line
+        "Could not reach http://127.0.0.1:9/none.html: the connection was refused. Check the link or try later."
+    )
     assert fake.find_message(fetch_fail.original_message_id).deleted
     assert fake.token not in caplog.text and API_KEY not in caplog.text
     assert_never_pings(fake)
@@ -586,16 +581,12 @@ async def test_newsbot_run_connects_and_stops_on_sigterm(fake, tmp_path):
     assert "Articles: 0" in fake.find_message(rec.original_message_id).content
     assert b"SIGTERM received; shutting down" in err and fake.token.encode() not in err
     assert not fake.gateway.ready_sessions  # the gateway connection was closed
-    # Chroma ran as a child `chroma run` on the data folder, and stopped with the bot.
-    assert b"served by a child `chroma run`" in err
-    assert (tmp_path / "data" / "chroma" / "chroma.sqlite3").exists()
-    assert not chroma_servers_of(tmp_path / "data" / "chroma")
-
+    assert (tmp_path / "data" / "chroma" / "chroma.sqlite3").exists()  # Chroma's folder, opened in the bot's process
 
 
 async def test_newsbot_run_with_a_broken_model_folder_stops_at_start_with_a_clear_message(fake, tmp_path):
     (tmp_path / "model").mkdir()  # the question model loads in setup_hook: a bad folder is reported at once
-    env = run_env(fake, tmp_path, NEWSBOT_BOT_CHROMA="embedded", NEWSBOT_EMBEDDING_MODEL_DIR=str(tmp_path / "model"))
+    env = run_env(fake, tmp_path, NEWSBOT_EMBEDDING_MODEL_DIR=str(tmp_path / "model"))
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", RUN_CODE, env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
     )

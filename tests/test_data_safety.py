@@ -25,14 +25,12 @@ from chromadb.config import Settings as ChromaSettings
 
 from retrieval.answer.citations import NOT_FOUND
 from retrieval.models import Article, IngestStatus
-from retrieval.store.chroma_server import chroma_child, free_port
 from retrieval.store.folder_lock import LOCK_FILE, lock_folder
 from retrieval.store.owners import Owner
-from tests.bot_fixtures import CHAN_A, GUILD_A, BOB, add_guilds, bot_settings, content_of, ephemeral_text, running_bot
+from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, bot_settings, content_of, ephemeral_text, running_bot
 from tests.conftest import OFFLINE_DIR
-from tests.fakes.discord_server import FakeDiscord
+from tests.processes import NEWSBOT, chroma_run, free_port, newsbot, newsbot_run, stop, wait_connected
 
-NEWSBOT = str(Path(sys.executable).with_name("newsbot"))
 LIB_A = f"guild-{GUILD_A}"
 
 
@@ -58,11 +56,13 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """``newsbot ARGS`` started in a process of its own (``finish`` waits for it)."""
     return subprocess.Popen([NEWSBOT, *args], env=env, cwd=env["HOME"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def newsbot(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([NEWSBOT, *args], env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=timeout)
+def cli(args: list[str], env: dict[str, str], timeout: float = 300):
+    """``newsbot ARGS`` run to completion in the ``cli_env`` home."""
+    return newsbot(args, env, Path(env["HOME"]), timeout=timeout)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
@@ -139,43 +139,33 @@ def test_two_adds_at_once_on_one_data_folder_both_end_well_and_keep_every_vector
     if same:
         assert added_chunks(out_b) == 0 and out_b.count("unchanged") == 6
     assert folder_vectors(chroma) == (expected, expected)
-    stats = newsbot(["stats"], env)
-    assert stats.stdout.startswith(f"library default: {6 if same else 9} articles, {expected} chunks"), stats.stderr
-    asked = newsbot(["ask", "When did Orrin Works open plant number 4 in Port Elspeth?"], env)
-    assert asked.returncode == 0 and "Orrin Works report 4" in asked.stdout, asked.stderr
+    stats = cli(["stats"], env)
+    assert stats.out.startswith(f"library default: {6 if same else 9} articles, {expected} chunks"), stats.err
+    asked = cli(["ask", "When did Orrin Works open plant number 4 in Port Elspeth?"], env)
+    assert asked.code == 0 and "Orrin Works report 4" in asked.out, asked.err
 
 
-@pytest.fixture
-async def fake():
-    async with FakeDiscord() as server:
-        await add_guilds(server)
-        yield server
-
-
-@pytest.mark.parametrize("mode", ["embedded", "child"])
-async def test_an_add_while_the_bot_holds_the_folder_is_refused_at_once_with_one_line(fake, tmp_path, mode):
+async def test_an_add_while_the_bot_holds_the_folder_is_refused_at_once_with_one_line(fake, tmp_path):
     env = cli_env(tmp_path)
     chroma = tmp_path / "data" / "chroma"
     bot_env = {**env, "DISCORD_TOKEN": fake.token, "DISCORD_API_BASE": fake.api_base,
-               "DISCORD_GATEWAY_URL": fake.gateway_url, "NEWSBOT_LLM_DISABLED": "1", "NEWSBOT_BOT_CHROMA": mode}
-    bot = await asyncio.create_subprocess_exec(NEWSBOT, "run", env=bot_env, cwd=env["HOME"], stderr=asyncio.subprocess.PIPE)
-    try:
-        await fake.wait_for(lambda: fake.gateway.ready_sessions and lock_holder(chroma) == bot.pid, timeout=90)
+               "DISCORD_GATEWAY_URL": fake.gateway_url, "NEWSBOT_LLM_DISABLED": "1"}
+    async with newsbot_run(bot_env, tmp_path, tmp_path / "bot.log") as bot:
+        await wait_connected(fake, bot, timeout=90)
+        assert lock_holder(chroma) == bot.proc.pid  # held from before it connects
         story = write_articles(tmp_path / "story", "Orrin", 1, 3)
         began = time.monotonic()
-        added = await asyncio.to_thread(newsbot, ["add", str(story)], env)
+        added = await asyncio.to_thread(cli, ["add", str(story)], env)
         took = time.monotonic() - began
-    finally:
-        bot.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(bot.communicate(), 30)
-    assert added.returncode == 1 and added.stdout == ""
-    assert added.stderr.strip().splitlines() == [
-        f"newsbot: The library folder {chroma} is in use by `newsbot run` (pid {bot.pid}). Add articles through "
+        code = await stop(bot, signal.SIGTERM, timeout=30)
+    assert added.code == 1 and added.out == ""
+    assert added.err.strip().splitlines() == [
+        f"newsbot: The library folder {chroma} is in use by `newsbot run` (pid {bot.proc.pid}). Add articles through "
         f"Discord (/add), or stop the bot first, or serve the folder with `chroma run --path {chroma}` and set "
         "CHROMA_HOST so several processes can share it."
     ]
     assert took < 30  # refused at once: it does not wait for a bot that runs until stopped
-    assert bot.returncode == 0
+    assert code == 0, bot.text()
 
 
 def test_a_process_that_finds_another_command_holding_the_folder_waits_and_says_so_once(tmp_path):
@@ -229,8 +219,8 @@ def test_two_writers_on_one_chroma_server_take_turns_and_nothing_is_lost_or_doub
         expected = added_chunks(out_a) + added_chunks(out_b)
         assert vectors_of(client, library) == (expected, expected)
         assert lease_of(client, library) is None
-        stats = newsbot(["stats", "--library", library], env)
-        assert stats.stdout.startswith(f"library {library}: 10 articles, {expected} chunks"), stats.stderr
+        stats = cli(["stats", "--library", library], env)
+        assert stats.out.startswith(f"library {library}: 10 articles, {expected} chunks"), stats.err
     finally:
         with contextlib.suppress(Exception):
             client.delete_collection(f"newsbot-{library}")
@@ -284,35 +274,35 @@ def test_an_add_killed_mid_write_shows_nothing_of_the_article_until_it_is_run_ag
     partial = stored_in(chroma)
     question = ["ask", "When did Zephyrine Works open plant number 0 in Port Elspeth?"]
 
-    listed, stats, asked = newsbot(["list"], env), newsbot(["stats"], env), newsbot(question, env)
-    assert listed.stdout.strip() == "Library 'default' is empty.", listed.stderr
-    assert stats.stdout.startswith("library default: 0 articles, 0 chunks"), stats.stderr
-    assert asked.stdout.strip() == NOT_FOUND, asked.stderr
+    listed, stats, asked = cli(["list"], env), cli(["stats"], env), cli(question, env)
+    assert listed.out.strip() == "Library 'default' is empty.", listed.err
+    assert stats.out.startswith("library default: 0 articles, 0 chunks"), stats.err
+    assert asked.out.strip() == NOT_FOUND, asked.err
 
-    again = newsbot(["add", str(story)], env)
-    assert again.returncode == 0 and again.stdout.startswith("added"), again.stderr
-    total = added_chunks(again.stdout)
+    again = cli(["add", str(story)], env)
+    assert again.code == 0 and again.out.startswith("added"), again.err
+    total = added_chunks(again.out)
     assert 0 < partial < total  # the kill did cut the write short
     assert folder_vectors(chroma) == (total, total)
-    assert newsbot(["stats"], env).stdout.startswith(f"library default: 1 articles, {total} chunks")
-    asked = newsbot(question, env)
-    assert "Zephyrine Works report 0" in asked.stdout, asked.stderr
+    assert cli(["stats"], env).out.startswith(f"library default: 1 articles, {total} chunks")
+    asked = cli(question, env)
+    assert "Zephyrine Works report 0" in asked.out, asked.err
 
 
 # -- a broken store is an error ----------------------------------------------------------------
 @pytest.mark.parametrize("command", [["stats"], ["list"], ["ask", "Who opened a plant?"]], ids=lambda c: c[0])
 def test_an_unreachable_chroma_server_is_one_line_naming_it_not_an_empty_library(tmp_path, command):
     port = free_port()  # nothing listens there
-    done = newsbot(command, server_env(tmp_path, "127.0.0.1", port))
-    assert done.returncode == 1 and done.stdout == ""
-    (line,) = done.stderr.strip().splitlines()
+    done = cli(command, server_env(tmp_path, "127.0.0.1", port))
+    assert done.code == 1 and done.out == ""
+    (line,) = done.err.strip().splitlines()
     assert line.startswith(f"newsbot: Could not reach the Chroma server at 127.0.0.1:{port}") and "CHROMA_HOST" in line
 
 
 async def test_the_bot_shows_the_store_error_when_its_chroma_server_goes_away(fake, tmp_path, embedder, encoding):
     server = contextlib.ExitStack()
-    # started from the main thread: the child stops when the thread that started it ends
-    host, port = server.enter_context(chroma_child(tmp_path / "served"))
+    # started from this thread, not a worker: the server stops when the thread that started it ends
+    host, port = server.enter_context(chroma_run(tmp_path / "served"))
     settings = bot_settings(tmp_path, "http://127.0.0.1:9/v1", llm_disabled=True, chroma_host=host, chroma_port=port)
     try:
         async with running_bot(fake, settings, embedder, encoding) as bot:
@@ -348,21 +338,20 @@ def test_a_data_folder_that_cannot_be_written_is_one_line_for_add_ask_and_run(tm
     for data in unwritable_data_dirs(tmp_path):
         env = cli_env(tmp_path, NEWSBOT_DATA_DIR=str(data))
         if data.name == "read-only":  # a library made earlier, then the folder made read-only
-            assert newsbot(["add", str(story)], env).returncode == 0
+            assert cli(["add", str(story)], env).code == 0
             for folder in (data, data / "chroma"):
                 folder.chmod(0o555)
         bot_env = {**env, "DISCORD_TOKEN": "not-a-real-token", "DISCORD_API_BASE": f"http://127.0.0.1:{free_port()}/api/v10"}
         runs = [
-            (newsbot(["add", str(story)], env), "newsbot: "),
-            (newsbot(["ask", "Who opened a plant?"], env), "newsbot: "),
-            (newsbot(["run"], {**bot_env, "NEWSBOT_BOT_CHROMA": "embedded"}, timeout=120), "newsbot run: "),
-            (newsbot(["run"], {**bot_env, "NEWSBOT_BOT_CHROMA": "child"}, timeout=120), "newsbot run: "),
+            (cli(["add", str(story)], env), "newsbot: "),
+            (cli(["ask", "Who opened a plant?"], env), "newsbot: "),
+            (cli(["run"], bot_env, timeout=120), "newsbot run: "),
         ]
         for done, prefix in runs:
-            assert done.returncode == 1, done.stderr
-            (line,) = done.stderr.strip().splitlines()
+            assert done.code == 1, done.err
+            (line,) = done.err.strip().splitlines()
             assert line.startswith(f"{prefix}The data folder {data}") and "is not writable" in line, line
-            assert "NEWSBOT_DATA_DIR" in line and "Traceback" not in done.stderr
+            assert "NEWSBOT_DATA_DIR" in line and "Traceback" not in done.err
 
 
 # -- in one process ------------------------------------------------------------------------------

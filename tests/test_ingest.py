@@ -67,7 +67,7 @@ def test_seeding_adds_the_bundled_articles_once(service, tmp_path, embedder, enc
     assert asyncio.run(service.ensure_seeded("default")) == []  # the fixture's settings have no seed folder
     seeded = make_service(make_settings(tmp_path, seed_dir=PROJECT_ROOT / "data"), embedder, encoding)
     results = asyncio.run(seeded.ensure_seeded("default"))
-    assert 12 <= len(results) <= 20 and all(r.status is IngestStatus.ADDED for r in results)
+    assert len(results) == 16 and all(r.status is IngestStatus.ADDED for r in results)
     assert asyncio.run(seeded.ensure_seeded("default")) == []
     seeded.close()
 

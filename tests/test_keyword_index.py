@@ -7,14 +7,18 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import chromadb
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
 from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
+from tests.processes import newsbot, user_env
 
 
 def _article(i: int) -> Article:
@@ -88,22 +92,44 @@ def test_two_readers_creating_the_same_index_file_at_once_both_open_it(service, 
         assert all(pool.map(open_and_search, range(2)))
 
 
-def test_two_processes_sharing_one_chroma_server_agree(chroma_server, tmp_path, embedder, encoding):
+def test_another_process_writing_to_the_chroma_server_is_seen_by_the_next_search(chroma_server, tmp_path, embedder, encoding):
     host, port = chroma_server
-    a = make_service(make_settings(tmp_path / "a", chroma_host=host, chroma_port=port), embedder, encoding)
-    b = make_service(make_settings(tmp_path / "b", chroma_host=host, chroma_port=port), embedder, encoding)
+    reader = make_service(make_settings(tmp_path / "reader", chroma_host=host, chroma_port=port), embedder, encoding)
+    other = user_env(tmp_path / "home", CHROMA_HOST=host, CHROMA_PORT=str(port))  # `newsbot` in a process of its own
+    story = tmp_path / "story.txt"
+    story.write_text(_article(7).body)
     try:
-        assert b.search("shared", "Quokkaville") == []  # b builds its (empty) index first
-        a.ingest("shared", [_article(7)])
-        hits = b.search("shared", "Quokkaville turbines")
+        assert reader.search("shared", "Quokkaville") == []  # the reader builds its (empty) index first
+        added = newsbot(["add", str(story), "--title", "Zephyrine report 7", "--library", "shared"], other, tmp_path)
+        assert added.code == 0, added.err
+        hits = reader.search("shared", "Quokkaville turbines")
         assert hits and hits[0].source.title == "Zephyrine report 7"
-        assert b.keyword_index("shared").chunk_ids() == set(a.store.ids("shared"))
-        assert asyncio.run(a.remove("shared", _article(7).id))
-        assert b.keyword_index("shared").search("Quokkaville", 5) == []
+        assert reader.keyword_index("shared").chunk_ids() == set(reader.store.ids("shared"))
+        removed = newsbot(["remove", hits[0].source.article_id, "--library", "shared"], other, tmp_path)
+        assert removed.code == 0, removed.err
+        assert reader.keyword_index("shared").search("Quokkaville", 5) == []
+        assert reader.keyword_index("shared").chunk_ids() == set(reader.store.ids("shared")) == set()
     finally:
-        a.store.drop("shared")
-        a.close()
-        b.close()
+        reader.store.drop("shared")
+        reader.close()
+
+
+def test_a_change_made_behind_the_indexs_back_is_picked_up_by_the_periodic_resync(service, settings):
+    # Written straight into Chroma: no generation bump, so only the periodic check can notice it.
+    service.ingest("default", [_article(1), _article(2)])
+    index = KeywordIndex(settings.data_dir / "resync.sqlite3", service.store, "default", resync_seconds=1.0)
+    try:
+        assert len(index.search("Zephyrine turbines", 50)) == 2
+        client = chromadb.PersistentClient(str(settings.resolved_chroma_path), ChromaSettings(anonymized_telemetry=False))
+        gone = sorted(service.store.ids("default"))[0]
+        (collection,) = [c for c in client.list_collections() if c.name.endswith("default")]  # newsbot's name for it
+        collection.delete(ids=[gone])
+        assert gone in {h.chunk_id for h in index.search("Zephyrine turbines", 50)}  # not checked yet
+        time.sleep(1.1)
+        assert {h.chunk_id for h in index.search("Zephyrine turbines", 50)} == set(service.store.ids("default"))
+        assert gone not in index.chunk_ids()
+    finally:
+        index.close()
 
 
 CRASHING_WRITER = textwrap.dedent(

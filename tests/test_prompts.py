@@ -1,23 +1,37 @@
 from __future__ import annotations
 
-import shutil
+import os
+import subprocess
+import sys
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from retrieval.answer.citations import NOT_FOUND
-from retrieval.answer.prompts import DEFAULT_PROMPTS_DIR, PromptSet, neutralise
+from retrieval.answer.prompts import BUNDLED, PromptSet, neutralise
 from retrieval.errors import ConfigError
 from retrieval.models import Source
+from retrieval.service import NewsService
+from tests.conftest import make_settings
+from tests.fakes import FakeOpenAIServer
 
 SOURCE = Source(article_id="a1", title="Biosyngen hosts ASEAN consuls", publisher="GeneOnline", published=date(2022, 5, 27))
+TEMPLATES = ("system.txt", "answer.txt", "passage.txt")
+
+
+def bundled(name: str) -> str:
+    return (resources.files(BUNDLED) / name).read_text(encoding="utf-8")
 
 
 @pytest.fixture()
 def prompt_dir(tmp_path: Path) -> Path:
+    """An operator's prompt folder holding a copy of every bundled template."""
     target = tmp_path / "prompts"
-    shutil.copytree(DEFAULT_PROMPTS_DIR, target)
+    target.mkdir()
+    for name in TEMPLATES:
+        (target / name).write_text(bundled(name), encoding="utf-8")
     return target
 
 
@@ -59,8 +73,8 @@ def test_unbalanced_brace_is_a_config_error(prompt_dir: Path) -> None:
         PromptSet.load(prompt_dir)
 
 
-def test_missing_file_is_a_config_error(prompt_dir: Path) -> None:
-    (prompt_dir / "passage.txt").unlink()
+def test_unreadable_file_is_a_config_error(prompt_dir: Path) -> None:
+    (prompt_dir / "passage.txt").write_bytes(b"\xff\xfe not UTF-8 {number}")
     with pytest.raises(ConfigError, match="passage.txt"):
         PromptSet.load(prompt_dir)
 
@@ -105,3 +119,67 @@ def test_history_is_rendered_without_old_citations() -> None:
 def test_neutralise_leaves_ordinary_angle_brackets() -> None:
     assert neutralise("growth <5% and a < b") == "growth <5% and a < b"
     assert neutralise("<Source>") == "&lt;Source>"
+
+
+# -- the operator's prompt folder (NEWSBOT_PROMPTS_DIR) -------------------------------------------
+def test_a_file_the_folder_lacks_is_the_bundled_one(tmp_path: Path) -> None:
+    own = tmp_path / "prompts"
+    own.mkdir()
+    (own / "answer.txt").write_text("OWN TEMPLATE\n{sources}\nQ: {question} ({today})", encoding="utf-8")
+    prompts = PromptSet.load(own)
+    assert prompts.answer_template.startswith("OWN TEMPLATE")
+    assert prompts.system == bundled("system.txt").format(not_found=NOT_FOUND).strip()
+    assert prompts.passage_template == bundled("passage.txt")
+    user = prompts.render_user(sources=["S"], question="Who?", today=date(2024, 1, 2))
+    assert user == "OWN TEMPLATE\nS\nQ: Who? (2024-01-02)"
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda d: None, ["does not exist"]),
+        (lambda d: d.mkdir(), ["holds none of", "system.txt"]),
+        (lambda d: (d.mkdir(), (d / "anwser.txt").write_text("{question}")), ["anwser.txt", "not a prompt template"]),
+    ],
+    ids=["missing", "empty", "misspelt"],
+)
+def test_a_folder_that_replaces_nothing_is_a_config_error(tmp_path: Path, make, words: list[str]) -> None:
+    folder = tmp_path / "prompts"
+    make(folder)
+    with pytest.raises(ConfigError) as info:
+        PromptSet.load(folder)
+    message = str(info.value)
+    assert str(folder) in message and "NEWSBOT_PROMPTS_DIR" in message
+    assert all(word in message for word in words) and "\n" not in message
+
+
+async def test_the_service_built_from_settings_prompts_with_the_operators_template(tmp_path: Path) -> None:
+    own = tmp_path / "prompts"
+    own.mkdir()
+    (own / "answer.txt").write_text("OWN TEMPLATE\n{sources}\nQ: {question} ({today})", encoding="utf-8")
+    async with FakeOpenAIServer() as server:
+        settings = make_settings(
+            tmp_path, prompts_dir=own, llm_base_url=server.base_url, llm_api_key="k", question_model="exact"
+        )
+        service = NewsService.from_settings(settings)
+        try:
+            await service.add_text("main", "Consuls general from ASEAN countries visited Biosyngen in Guangzhou.", title="Visit")
+            [event async for event in service.ask("main", "Who visited Biosyngen?")]
+        finally:
+            service.close()
+    (request,) = server.chat_requests
+    system, user = (m["content"] for m in request["messages"])
+    assert user.startswith("OWN TEMPLATE\n<source") and user.endswith(f"Q: Who visited Biosyngen? ({date.today()})")
+    assert system == bundled("system.txt").format(not_found=NOT_FOUND).strip()
+
+
+def test_newsbot_ask_checks_the_operators_templates_at_start(tmp_path: Path, prompt_dir: Path) -> None:
+    """A bad template in NEWSBOT_PROMPTS_DIR stops the command with one line naming the file."""
+    path = prompt_dir / "answer.txt"
+    path.write_text(bundled("answer.txt").replace("{question}", "{questoin}"), encoding="utf-8")
+    env = {**os.environ, "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_PROMPTS_DIR": str(prompt_dir)}
+    newsbot = Path(sys.executable).with_name("newsbot")
+    done = subprocess.run([newsbot, "ask", "Who?"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    allowed = "Allowed: history, not_found, question, sources, today."
+    assert done.stderr.strip() == f"newsbot: Prompt file {path} uses unknown variable {{questoin}}. {allowed}"

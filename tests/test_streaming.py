@@ -42,20 +42,37 @@ def deltas(n: int, step: float, word: str = "word ") -> list[tuple[float, object
     return [(step, AnswerDelta(word)) for _ in range(n)]
 
 
-async def test_edits_are_throttled_to_the_interval() -> None:
-    clock = Clock()
+def waiting(clock: Clock, waits: list[float]):
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.now += seconds
+
+    return sleep
+
+
+async def test_updates_come_at_most_once_per_interval_the_final_one_included() -> None:
+    clock, waits = Clock(), []
     sink = RecordingSink(clock)
     events = [(0.0, AnswerStatus(Stage.SEARCHING)), (0.3, AnswerStatus(Stage.WRITING))]
     events += deltas(50, 0.1) + [(0.1, AnswerDone(FINAL))]
-    answer = await stream_answer(timed(events, clock), sink, interval=1.0, clock=clock)
+    answer = await stream_answer(timed(events, clock), sink, interval=1.0, clock=clock, sleep=waiting(clock, waits))
     assert answer is FINAL
     times = [t for t, _, _ in sink.published]
-    assert times[0] == 0.0 and sink.published[0][1] == ["-# Searching the articles…"]
+    assert times[0] >= 1.0  # until then the acknowledgement is on screen
     assert all(b - a >= 1.0 - 1e-9 for a, b in zip(times, times[1:]))
-    assert 4 <= len(times) <= 7  # ~5.3 s of streaming at one edit per second
+    assert len(times) == 5  # 5.4 s of streaming at one update per second
+    assert len(waits) == 1 and clock.now - times[-1] >= 1.0 - 1e-9  # the caller's final publish keeps the pace
     assert not any(final for _, _, final in sink.published)  # the caller publishes the final answer
     last = sink.published[-1][1][-1]
     assert last.startswith("word word") and last.endswith("-# Writing the answer…")
+
+
+async def test_an_answer_ready_within_the_interval_needs_no_update_and_no_wait() -> None:
+    clock, waits = Clock(), []
+    sink = RecordingSink(clock)
+    events = [(0.0, AnswerStatus(Stage.SEARCHING)), (0.3, AnswerStatus(Stage.QUOTING)), (0.2, AnswerDone(FINAL))]
+    answer = await stream_answer(timed(events, clock), sink, interval=1.0, clock=clock, sleep=waiting(clock, waits))
+    assert answer is FINAL and sink.published == [] and waits == []
 
 
 async def test_interval_zero_pushes_every_change_but_skips_repeats() -> None:

@@ -53,7 +53,6 @@ def test_answer_row_keeps_question_answer_and_sources(tmp_path: Path) -> None:
         "url": "https://e.com/a",
         "published": "2022-05-27",
     }
-    json.dumps(src)
     store.vote(answer_id, 5, Vote.UP)
     store.close()
     reopened = VoteStore(tmp_path / "votes.sqlite3")  # persisted across restarts

@@ -9,18 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from bot.cli.terminal import format_answer, print_ingest, progress_bar, show_stream
+from bot.cli.terminal import print_answer, print_failures, print_ingest, printable, progress_bar, show_stream
 from bot.settings import BotSettings
-from retrieval.errors import NewsbotError
-from retrieval.ingest.decode import decode_text
+from retrieval.errors import InputError
+from retrieval.ingest.dates import published_date
+from retrieval.ingest.decode import decode_text, read_limited
 from retrieval.ingest.extract import article_from_text
-from retrieval.models import Article
+from retrieval.ingest.gather import ReadFailure
 from retrieval.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
             await service.ensure_seeded(args.library, update)
         events = service.ask(args.library, question)
         answer = await show_stream(console, events, live=console.is_terminal and not args.no_stream)
-        console.print(format_answer(answer), highlight=False, markup=False, soft_wrap=True)
+        print_answer(console, answer)
 
     asyncio.run(ask())
     service.close()
@@ -56,29 +58,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> i
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    overrides = {"title": args.title, "publisher": args.source, "published": args.published}
+    """Add what can be read; name every file, folder or link that cannot (exit code 1 then)."""
+    overrides = {"title": args.title, "publisher": args.source, "published": published_date(args.published)}
     service = open_service(settings, "add")
 
-    async def add() -> None:
-        articles: list[Article] = []
-        for target in args.targets:
-            if target == "-":
-                data = sys.stdin.buffer.read(settings.max_article_bytes + 1)
+    async def add() -> list[ReadFailure]:
+        report = await service.read_sources([t for t in args.targets if t != "-"], **overrides)
+        if "-" in args.targets:
+            try:
+                data = read_limited(sys.stdin.buffer, what="standard input", max_bytes=settings.max_article_bytes)
                 text = decode_text(data, what="standard input", max_bytes=settings.max_article_bytes)
-                articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
-            elif target.startswith(("http://", "https://")):
-                articles.append(await service.read_url(target, **overrides))
-            else:
-                path = Path(target)
-                if not path.exists():
-                    raise NewsbotError(f"No such file or folder: {target}")
-                articles.extend(await service.read_paths([path], **overrides))
-        with progress_bar(console, "Adding articles") as update:
-            print_ingest(console, await service.add_articles(args.library, articles, update))
+                report.articles.append(article_from_text(text, max_bytes=settings.max_article_bytes, **overrides))
+            except InputError as exc:
+                report.failures.append(ReadFailure("standard input", exc))
+        if report.articles:
+            with progress_bar(console, "Adding articles") as update:
+                print_ingest(console, await service.add_articles(args.library, report.articles, update))
+        return report.failures
 
-    asyncio.run(add())
+    failures = asyncio.run(add())
     service.close()
-    return 0
+    print_failures(Console(stderr=True), failures)
+    return 1 if failures else 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -87,18 +88,18 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
     table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
     for r in rows:
         s = r.source
-        table.add_row(s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
-    console.print(table if rows else f"Library '{args.library}' is empty.")
+        cells = (s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
+        table.add_row(*(Text(printable(cell)) for cell in cells))  # Text: a "[" in a title is not markup
+    console.print(table if rows else Text(f"Library '{args.library}' is empty."))
     return 0
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     service = open_service(settings, "remove")
     if asyncio.run(service.remove(args.library, args.article_id)):
-        console.print(f"Removed {args.article_id}.")
+        console.print(Text(printable(f"Removed {args.article_id}.")))
         return 0
-    console.print(f"No article {args.article_id} in library '{args.library}'.")
-    return 1
+    raise InputError(f"No article {args.article_id} in library '{args.library}'.", hint="`newsbot list` shows the ids.")
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -116,8 +117,9 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) 
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console) -> int:
+def cmd_run(args: argparse.Namespace, settings: BotSettings, console: Console, notices: Sequence[str] = ()) -> int:
+    """``notices``: warnings already shown, for the bot's log too."""
     from bot.runner import configure_endpoints, run  # imported here: discord.py loads only for this command
 
     configure_endpoints(settings)  # process-wide: discord.py's REST base and gateway, when set
-    return run(settings)
+    return run(settings, notices=notices)

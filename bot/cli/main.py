@@ -5,17 +5,27 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
 
 from bot.cli import commands
+from bot.cli.terminal import printable
+from bot.cli.unknown_settings import check_environment
 from bot.settings import load_bot_settings
 from retrieval.errors import ConfigError, NewsbotError
 from retrieval.settings import Settings
 from retrieval.text.tokens import offline_cache_dir
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
+# Arguments that must be text (file names may be any bytes): how messages name them.
+TEXT_ARGUMENTS = {"question": "The question", "title": "--title", "source": "--source", "published": "--published",
+                  "library": "--library", "article_id": "ARTICLE_ID"}
+
+
+class UsageError(NewsbotError):
+    """The command line itself is wrong (exit code 2, like argparse's own errors)."""
 
 
 def _eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -36,8 +46,17 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def installed_version() -> str:
+    """newsbot's version as installed (pip's metadata); a checkout that was never installed has none."""
+    try:
+        return metadata.version("newsbot")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; run pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="Answers questions about company news, with citations.")
+    parser.add_argument("--version", action="version", version=f"newsbot {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -80,19 +99,47 @@ def use_offline_tiktoken_cache(explicit: Path | None, offline_dir: Path | None) 
         os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
 
 
+def _undecodable_byte(text: str) -> int | None:
+    """The first byte that was not UTF-8 (Python keeps such argv bytes as lone surrogates)."""
+    for ch in text:
+        if 0xDC80 <= ord(ch) <= 0xDCFF:
+            return ord(ch) - 0xDC00
+        if 0xD800 <= ord(ch) <= 0xDFFF:
+            return 0
+    return None
+
+
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse text arguments (and URLs) whose bytes are not UTF-8, naming the argument."""
+    named = [(label, getattr(args, dest, None)) for dest, label in TEXT_ARGUMENTS.items()]
+    named += [("The URL", t) for t in getattr(args, "targets", None) or () if t.startswith(("http://", "https://"))]
+    for label, value in named:
+        for text in value if isinstance(value, list) else [value]:
+            byte = _undecodable_byte(text) if isinstance(text, str) else None
+            if byte is not None:
+                raise UsageError(f"{label} is not valid UTF-8 text (it has the byte 0x{byte:02x}).",
+                                 hint="Set your terminal or script to UTF-8 and type it again.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; every NewsbotError becomes one clear line on stderr."""
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
     try:
+        notices = check_environment(os.environ)  # misspelt setting names: one warning each
+        for line in notices:
+            err.print(printable(line), highlight=False, markup=False, soft_wrap=True)
+        check_text_arguments(args)
         settings = load_bot_settings()  # every command checks the whole configuration once
         use_offline_tiktoken_cache(settings.tiktoken_cache_dir, settings.offline_dir)
+        if args.command == "run":
+            return commands.cmd_run(args, settings, Console(), notices=notices)  # and into the bot's log
         return HANDLERS[args.command](args, settings, Console())
-    except ConfigError as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+    except (ConfigError, UsageError) as exc:
+        err.print(printable(f"newsbot: {exc}"), highlight=False, markup=False, soft_wrap=True)
         return 2
     except NewsbotError as exc:
-        err.print(f"newsbot: {exc}", highlight=False, markup=False, soft_wrap=True)
+        err.print(printable(f"newsbot: {exc}"), highlight=False, markup=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -19,10 +19,10 @@ import tiktoken
 
 from retrieval.answer.citations import NOT_FOUND, number_sources, resolve_citations, strip_citations
 from retrieval.answer.extractive import extractive_answer
-from retrieval.answer.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries
+from retrieval.answer.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries, within_deadline
 from retrieval.answer.prompts import PromptSet
 from retrieval.embed.base import Embedder
-from retrieval.errors import LLMError, NewsbotError
+from retrieval.errors import LLMDeadlineExceeded, LLMError, NewsbotError
 from retrieval.models import Answer, AnswerMode, Passage, Source
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,16 @@ _MIN_TRUNCATED_TOKENS = 24
 
 def unavailable_note(reason: str) -> str:
     return f"The language model is unavailable right now ({reason}), so this answer quotes the articles directly."
+
+
+def failure_note(error: LLMError) -> str:
+    """What the user reads when the model failed: a passing failure in a few words; one that needs
+    the operator (a refused key, an unknown model) in full, with the setting to fix."""
+    if isinstance(error, LLMDeadlineExceeded):
+        return f"The language model took too long (over {error.seconds:g} s), so this answer quotes the articles directly."
+    if getattr(error, "retryable", False):
+        return unavailable_note(getattr(error, "reason", "error"))
+    return f"{error} Until then, answers quote the articles directly."
 
 
 class Stage(Enum):
@@ -97,6 +107,7 @@ class Answerer:
         encoding: tiktoken.Encoding,
         context_tokens: int,
         retry: RetryPolicy,
+        deadline: float | None = None,
         embedder: Embedder | None = None,
         today: Callable[[], date] = date.today,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
@@ -106,6 +117,7 @@ class Answerer:
         self._encoding = encoding
         self._context_tokens = context_tokens
         self._retry = retry
+        self._deadline = deadline  # seconds for the model's whole answer, retries included (None: no limit)
         self._embedder = embedder
         self._today = today
         self._sleep = sleep
@@ -163,7 +175,7 @@ class Answerer:
         try:
             text, citations = await asyncio.to_thread(extractive_answer, question, passages, embedder=self._embedder)
         except NewsbotError as exc:
-            log.warning("embedder failed during extractive answer (%s); using word overlap only", type(exc).__name__)
+            log.warning("embedder failed during extractive answer (%s: %s); using word overlap only", type(exc).__name__, exc)
             text, citations = await asyncio.to_thread(extractive_answer, question, passages)
         if not text:
             return not_found(note=note, passages=passages)
@@ -192,7 +204,8 @@ class Answerer:
         yield AnswerStatus(Stage.WRITING)
         parts: list[str] = []
         try:
-            async for event in stream_with_retries(self._chat, prompt.messages, self._retry, sleep=self._sleep):
+            attempts = stream_with_retries(self._chat, prompt.messages, self._retry, sleep=self._sleep)
+            async for event in within_deadline(attempts, self._deadline):
                 if isinstance(event, Delta):
                     parts.append(event.text)
                     yield AnswerDelta(event.text)
@@ -202,11 +215,15 @@ class Answerer:
                         yield AnswerReset()
                     yield AnswerStatus(Stage.RETRYING, event.reason, event.attempt, self._retry.max_retries)
         except LLMError as exc:
-            log.warning("language model failed after retries: %s", type(exc).__name__)
+            if isinstance(exc, LLMDeadlineExceeded):
+                log.warning("language model answer stopped at the deadline: %s", exc)
+            elif getattr(exc, "retryable", False):
+                log.warning("language model failed after %d attempts: %s", self._retry.max_retries + 1, exc)
+            else:
+                log.warning("language model refused the request (not retried): %s", exc)
             if parts:
                 yield AnswerReset()
             yield AnswerStatus(Stage.QUOTING)
-            reason = getattr(exc, "reason", "error")
-            yield AnswerDone(await self._extractive(question, passages, unavailable_note(reason)))
+            yield AnswerDone(await self._extractive(question, passages, failure_note(exc)))
             return
         yield AnswerDone(self._finish("".join(parts), prompt))

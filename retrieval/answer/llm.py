@@ -9,9 +9,11 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, TypeVar
 
-from retrieval.errors import LLMError
+from retrieval.errors import LLMDeadlineExceeded, LLMError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +92,25 @@ async def stream_with_retries(
         yield Restart(attempt=retry, reason=getattr(failure, "reason", "error"), delay=delay)
         await sleep(delay)
 
+
+async def within_deadline(events: AsyncIterator[T], seconds: float | None) -> AsyncIterator[T]:
+    """``events`` as they come, until ``seconds`` have passed in all (None: no limit); then
+    ``LLMDeadlineExceeded``. Each step runs in its own task, so whatever ``events`` awaits (a
+    request, a stream, a backoff) is cancelled, and the consumer is never interrupted."""
+    if seconds is None:
+        async for event in events:
+            yield event
+        return
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(anext(events), max(end - loop.time(), 0.0))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise LLMDeadlineExceeded(seconds) from None
+            yield event
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]

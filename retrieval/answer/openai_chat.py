@@ -64,7 +64,7 @@ class OpenAIChatModel(ChatModel):
 
     def _error(self, exc: BaseException, received: bool = False) -> LLMError:
         log.debug("chat request failed: %s", type(exc).__name__)
-        return llm_error_from_openai(exc, timeout=self.timeout, received=received)
+        return llm_error_from_openai(exc, timeout=self.timeout, received=received, model=self.model)
 
     async def stream(self, messages: Sequence[Message]) -> AsyncIterator[str]:
         received = False

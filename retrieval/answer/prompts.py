@@ -1,4 +1,8 @@
-"""Prompt templates (text files in ``prompts/``) and rendering that keeps article text inert.
+"""Prompt templates and rendering that keeps article text inert.
+
+The templates ship inside the package (``retrieval.answer.templates``, the repository's ``prompts/``
+folder) and are read with ``importlib.resources``; an operator's folder (NEWSBOT_PROMPTS_DIR) may
+replace any of them, and a file it lacks is the bundled one.
 
 Article text is only ever a *value* passed to ``str.format`` (so its braces are harmless), and
 anything that looks like our ``<source>`` delimiters inside it is escaped so it cannot close or
@@ -12,14 +16,14 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from retrieval.answer.citations import NOT_FOUND, strip_citations
 from retrieval.errors import ConfigError
 from retrieval.models import Source
-from retrieval.settings import PROJECT_ROOT
 
-DEFAULT_PROMPTS_DIR = PROJECT_ROOT / "prompts"
+BUNDLED = "retrieval.answer.templates"  # the package holding the shipped templates
 
 # file name -> (required variables, optional variables)
 _VARIABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -41,26 +45,62 @@ def _one_line(text: str | None) -> str:
     return neutralise(" ".join(text.split())) if text else "unknown"
 
 
-def _check(path: Path, template: str) -> None:
-    required, optional = _VARIABLES[path.name]
+def _check(name: str, shown: str, template: str) -> None:
+    """``name``: the template's file name; ``shown``: where it was read, for the messages."""
+    required, optional = _VARIABLES[name]
     try:
         fields = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise ConfigError(f"Prompt file {path} has unbalanced braces ({exc}).", hint="Write literal braces as {{ }}.") from None
+        raise ConfigError(f"Prompt file {shown} has unbalanced braces ({exc}).", hint="Write literal braces as {{ }}.") from None
     found: set[str] = set()
-    for _, name, spec, _ in fields:
-        if name is None:
+    for _, field, spec, _ in fields:
+        if field is None:
             continue
-        if name not in required | optional or (spec and "{" in spec):
-            shown = "{" + name + "}"
+        if field not in required | optional or (spec and "{" in spec):
+            variable = "{" + field + "}"
             raise ConfigError(
-                f"Prompt file {path} uses unknown variable {shown}.",
+                f"Prompt file {shown} uses unknown variable {variable}.",
                 hint=f"Allowed: {', '.join(sorted(required | optional)) or 'none'}.",
             )
-        found.add(name)
+        found.add(field)
     missing = sorted(required - found)
     if missing:
-        raise ConfigError(f"Prompt file {path} is missing variable {{{missing[0]}}}.", hint="Add it to the template.")
+        raise ConfigError(f"Prompt file {shown} is missing variable {{{missing[0]}}}.", hint="Add it to the template.")
+
+
+def _operator_files(directory: Path) -> dict[str, Path]:
+    """The templates an operator's folder replaces. A folder that is missing, holds no template, or
+    holds a ``.txt`` file that is no template (a misspelt name would otherwise be ignored) is a
+    ConfigError."""
+    names = ", ".join(_VARIABLES)
+    if not directory.is_dir():
+        raise ConfigError(
+            f"The prompt folder {directory} (NEWSBOT_PROMPTS_DIR) does not exist.",
+            hint=f"Point it at a folder holding any of {names}, or unset it to use the bundled prompts.",
+        )
+    unknown = sorted(p.name for p in directory.glob("*.txt") if p.name not in _VARIABLES)
+    if unknown:
+        raise ConfigError(
+            f"The prompt folder {directory} (NEWSBOT_PROMPTS_DIR) holds {unknown[0]}, which is not a prompt template.",
+            hint=f"Templates are named {names}; rename or move the file.",
+        )
+    own = {name: directory / name for name in _VARIABLES if (directory / name).exists()}
+    if not own:
+        raise ConfigError(
+            f"The prompt folder {directory} (NEWSBOT_PROMPTS_DIR) holds none of {names}.",
+            hint="Put your templates there, or unset it to use the bundled prompts.",
+        )
+    return own
+
+
+def _read(name: str, source: Path | None) -> tuple[str, str]:
+    """The text of template ``name`` and where it came from: ``source`` or the bundled copy."""
+    path = source if source is not None else resources.files(BUNDLED) / name
+    shown = str(path) if source is not None else f"{name} (bundled)"
+    try:
+        return path.read_text(encoding="utf-8"), shown
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read prompt file {shown} ({type(exc).__name__}).") from None
 
 
 @dataclass(frozen=True)
@@ -71,15 +111,13 @@ class PromptSet:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> PromptSet:
-        directory = Path(directory) if directory is not None else DEFAULT_PROMPTS_DIR
+        """The bundled templates, each replaced by the file of the same name in ``directory`` if
+        it has one; every template is checked for its variables."""
+        own = _operator_files(Path(directory).expanduser()) if directory is not None else {}
         texts: dict[str, str] = {}
         for name in _VARIABLES:
-            path = directory / name
-            try:
-                texts[name] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"Cannot read prompt file {path} ({type(exc).__name__}).") from None
-            _check(path, texts[name])
+            texts[name], shown = _read(name, own.get(name))
+            _check(name, shown, texts[name])
         return cls(
             system=texts["system.txt"].format(not_found=NOT_FOUND).strip(),
             answer_template=texts["answer.txt"],

@@ -64,7 +64,8 @@ class OpenAIEmbedder(Embedder):
             vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a user-safe error
             log.debug("embedding request failed: %s", type(exc).__name__)
-            error = llm_error_from_openai(exc, service="embedding service", timeout=self.timeout)
+            error = llm_error_from_openai(exc, service="embedding service", timeout=self.timeout, model=self.model,
+                                          model_setting="NEWSBOT_OPENAI_EMBEDDING_MODEL")
         if error is not None:
             raise error from None
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):

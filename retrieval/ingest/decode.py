@@ -3,6 +3,8 @@ encoding are refused with a message that says what to do."""
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from retrieval.errors import InputError
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json")
@@ -24,11 +26,42 @@ def cap(what: str) -> str:
     return what[:1].upper() + what[1:]
 
 
-def too_big(size: int, max_bytes: int, what: str) -> InputError:
-    return InputError(
-        f"{cap(what)} is too large: {human_size(size)} is over the {human_size(max_bytes)} limit.",
-        hint="Split it into smaller articles or trim it, then try again.",
-    )
+def too_big(size: int | None, max_bytes: int, what: str) -> InputError:
+    """``size`` None: only known to be over the limit (a stream read up to it)."""
+    limit = human_size(max_bytes)
+    if size is None:
+        sizes = f"it is over the {limit} limit ({max_bytes:,} bytes)"
+    elif human_size(size) == limit:  # "2.0 MB is over the 2.0 MB limit" says nothing
+        sizes = f"{size:,} bytes is over the {max_bytes:,}-byte limit"
+    else:
+        sizes = f"{human_size(size)} is over the {limit} limit"
+    return InputError(f"{cap(what)} is too large: {sizes}.", hint="Split it into smaller articles or trim it, then try again.")
+
+
+def read_limited(stream: BinaryIO, *, what: str, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` from ``stream`` (standard input, say); more is refused unread."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise too_big(None, max_bytes, what)
+    return data
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """Text in UTF-16 without a byte order mark: in most of its characters one byte of the two is
+    NUL (Latin script), and the whole decodes as UTF-16 into printable text."""
+    if len(data) < 4 or len(data) % 2 or b"\x00" not in data:
+        return False
+    for encoding, high_bytes in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+        if high_bytes.count(0) * 2 < len(high_bytes):
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        readable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
+        if readable >= 0.95 * len(text):
+            return True
+    return False
 
 
 def empty(what: str) -> InputError:
@@ -43,7 +76,7 @@ def decode_text(data: bytes, *, what: str, max_bytes: int) -> str:
         data = data[3:]
     if not data.strip():
         raise empty(what)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(data):
         raise InputError(f"{cap(what)} is UTF-16 text, not UTF-8.", hint="Save it with UTF-8 encoding and try again.")
     controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
     if b"\x00" in data or controls > _BINARY_SHARE * len(data):

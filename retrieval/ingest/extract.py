@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +98,30 @@ def article_from_html(
     )
 
 
+_JSON_KINDS = {bool: "true or false", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
 def _field(item: dict[str, Any], names: tuple[str, ...], index: int) -> str | None:
+    """The first of ``names`` that holds text; a number, list or object there is refused."""
     for name in names:
         value = item.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
-        if isinstance(value, (dict, list)):
-            raise InputError(f"JSON item at index {index}: field '{name}' must be text, not a {type(value).__name__}.")
-        return str(value)
+        if not isinstance(value, str):
+            kind = _JSON_KINDS.get(type(value), type(value).__name__)
+            raise InputError(f"JSON item at index {index}: field '{name}' must be text, not {kind}.",
+                             hint=f'Write it in quotes, e.g. "{name}": "…".')
+        return value
+    return None
+
+
+def _date_field(item: dict[str, Any], index: int) -> date | None:
+    for name in ("published", "published_at", "date"):
+        if (text := _field(item, (name,), index)) is not None:
+            if (when := parse_date(text)) is None:
+                raise InputError(f"JSON item at index {index}: field '{name}' is not a date: “{_one_line(text)[:40]}”.",
+                                 hint="Write it as YYYY-MM-DD (or an ISO timestamp).")
+            return when
     return None
 
 
@@ -139,7 +155,7 @@ def articles_from_json(data: str | bytes | object, *, max_bytes: int) -> list[Ar
             )
         title, url = _field(item, ("title",), index), _field(item, ("url",), index)
         publisher = _field(item, ("source", "publisher"), index)
-        published = _field(item, ("published", "published_at", "date"), index)
+        published = _date_field(item, index)
         what = f"JSON item at index {index}"
         articles.append(article_from_text(body, title=title, url=url, publisher=publisher, published=published,
                                           max_bytes=max_bytes, what=what))
@@ -222,12 +238,3 @@ def iter_article_files(dir: Path) -> list[Path]:
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
-
-def articles_from_paths(paths: Sequence[Path], *, max_bytes: int, **overrides: Any) -> list[Article]:
-    """The articles in files and folders (every supported file under a folder, in order)."""
-    articles: list[Article] = []
-    for path in paths:
-        files = iter_article_files(path) if path.is_dir() else [path]
-        for file in files:
-            articles.extend(articles_from_path(file, max_bytes=max_bytes, **overrides))
-    return articles

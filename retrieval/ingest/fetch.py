@@ -25,6 +25,7 @@ TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
 JSON_TYPES = frozenset({"application/json"})
 _METADATA_IPS = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,19}):")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _KINDS = {"application/pdf": "a PDF", "image/": "an image", "video/": "a video", "audio/": "an audio file",
           "font/": "a font", "application/zip": "a ZIP archive", "application/octet-stream": "a binary download"}
@@ -141,16 +142,33 @@ def _read(response: httpx.Response, url: httpx.URL, max_bytes: int, deadline: fl
     return b"".join(chunks)
 
 
+def _bad_redirect(url: httpx.URL, locations: list[str]) -> FetchError:
+    """httpx refuses to parse a redirect to ``javascript:``, ``data:``, ``mailto:`` ... before we see it."""
+    scheme = _SCHEME.match(locations[-1]) if locations else None
+    target = f"a {scheme[1].lower()}: link" if scheme else "an address that is not a web link"
+    return FetchError(f"{safe_url(url)} redirected to {target}; only http:// and https:// pages can be fetched.",
+                      hint="Link to the article itself.")
+
+
 def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver: Resolver, max_bytes: int,
          deadline: float, timeout: float) -> tuple[httpx.URL, str, str]:
     """Follow up to MAX_REDIRECTS redirects, checking every hop; returns (final URL, media type, text)."""
+    locations: list[str] = []
+
+    def remember_location(response: httpx.Response) -> None:
+        locations.append(response.headers.get("location", ""))
+
+    client.event_hooks["response"] = [remember_location]
     for _ in range(MAX_REDIRECTS + 1):
         _check_url(url)
         target, headers = (url, {}) if allow_private else _pin(url, resolver)
         sni = headers.pop("sni", None)
         request = client.build_request("GET", target, headers=headers,
                                        extensions={"sni_hostname": sni} if sni else None)
-        response = client.send(request, stream=True)
+        try:
+            response = client.send(request, stream=True)
+        except httpx.InvalidURL:
+            raise _bad_redirect(url, locations) from None
         try:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 url = url.join(response.headers["location"])

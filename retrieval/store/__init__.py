@@ -7,5 +7,4 @@
   ``chroma_errors`` (Chroma's failures as StoreErrors).
 - ``keyword_index``: ``KeywordIndex`` (BM25 over a library, kept in step with Chroma);
   ``keyword_file`` (its SQLite term counts) and ``bm25`` (the scoring on numpy arrays) serve it.
-- ``chroma_server``: ``chroma_child``, a ``chroma run`` child process serving a folder.
 """

@@ -85,22 +85,22 @@ class ChromaStore(ChromaReads):
 
     @classmethod
     def connect(
-        cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str, identity: str | None = None,
-        owner: Owner = Owner(), on_wait: OnWait | None = None, lease_seconds: float | None = 30.0,
+        cls, *, path=None, host: str | None = None, port: int = 8000, embedder_name: str,
+        owner: Owner = Owner(), on_wait: OnWait | None = None, lease_seconds: float = 30.0,
     ) -> ChromaStore:
         """Embedded on ``path``, held by this process until ``close`` (``on_wait`` hears once whom it
         waits for first), or the server at ``host``:``port``, where writers of a library take turns
-        of ``lease_seconds`` (None: no turns, for a server only this process uses). ``identity``
-        names the data for derived indexes (default: "local" embedded, "host_port" for a server);
-        a child server of the embedded folder keeps "local"."""
+        of ``lease_seconds``. The store's ``identity`` names the data for derived indexes: "local"
+        embedded, "host_port" for a server."""
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if host:
             where = Location(server=f"{host}:{port}")
             with translated(where, "connecting"):
                 client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-            leases = None if lease_seconds is None else WriteLeases(client, owner, seconds=lease_seconds, on_wait=on_wait)
-            name = identity or f"{host}_{port}"
-            return cls(client, embedder_name=embedder_name, identity=name, pause=no_pause, location=where, leases=leases)
+            leases = WriteLeases(client, owner, seconds=lease_seconds, on_wait=on_wait)
+            return cls(
+                client, embedder_name=embedder_name, identity=f"{host}_{port}", pause=no_pause, location=where, leases=leases
+            )
         where = Location(folder=Path(path))
         lock = lock_folder(Path(path), owner, on_wait)
         try:
@@ -109,7 +109,7 @@ class ChromaStore(ChromaReads):
         except BaseException:
             lock.release()
             raise
-        return cls(client, embedder_name=embedder_name, identity=identity or "local", location=where, folder_lock=lock)
+        return cls(client, embedder_name=embedder_name, location=where, folder_lock=lock)
 
     def close(self) -> None:
         """Let go of Chroma; an on-disk folder is free for other processes once no store of this

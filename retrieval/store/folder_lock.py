@@ -2,12 +2,12 @@
 
 Chroma's embedded client does not support two processes on one folder: a process that writes after
 another has written behind its back leaves chunks without vectors ("Error finding id"), even when
-the two never write at the same moment. So whatever opens a folder (ChromaStore, or the ``chroma
-run`` child of ``newsbot run``) first takes an exclusive ``flock`` on ``newsbot.lock`` inside it and
-keeps it while the folder is open; the OS releases it when the process ends, however it ends. The
-file names the holder, so another process can say whom it waits for, or refuse at once when the
-holder runs until stopped (the bot). Within one process the lock is shared, as Chroma shares one
-client per folder: counted, and released with its last user.
+the two never write at the same moment. So ChromaStore, opening a folder, first takes an exclusive
+``flock`` on ``newsbot.lock`` inside it and keeps it while the folder is open; the OS releases it
+when the process ends, however it ends. The file names the holder, so another process can say whom
+it waits for, or refuse at once when the holder runs until stopped (the bot). Within one process
+the lock is shared, as Chroma shares one client per folder: counted, and released with its last
+user.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ class FolderLock:
         self.folder = folder
         self._key = key
         self._released = False
-
-    def fileno(self) -> int:
-        """The locked file: a child process given it keeps the folder locked while it lives."""
-        return _held[self._key].fd
 
     def release(self) -> None:
         with _guard:

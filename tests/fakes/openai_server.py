@@ -1,8 +1,8 @@
 """A loopback OpenAI-compatible server (aiohttp) for tests: chat completions and embeddings.
 
 Script the next requests with ``ok``/``rate_limited``/``server_error``/``hang``/``broken_stream``/
-``auth_error``; anything unscripted is answered by ``responder(request_json) -> str``. Every
-request body is recorded in ``requests``.
+``auth_error``/``model_not_found``/``slow_stream``; anything unscripted is answered by
+``responder(request_json) -> str``. Every request body is recorded in ``requests``.
 
     async with FakeOpenAIServer() as server:      # in a pytest-asyncio fixture
         client = openai.AsyncOpenAI(base_url=server.base_url, api_key="k")
@@ -37,10 +37,10 @@ def default_responder(body: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Behaviour:
-    kind: str  # ok | rate_limited | server_error | hang | broken_stream | auth_error
+    kind: str  # ok | rate_limited | server_error | hang | broken_stream | auth_error | model_not_found | slow_stream
     text: str | None = None
     status: int = 200
-    seconds: float = 0.0
+    seconds: float = 0.0  # hang: how long; ok: the pause before each streamed word
     headers: dict[str, str] = field(default_factory=dict)
     mode: str = "garbage"
 
@@ -75,8 +75,9 @@ class FakeOpenAIServer:
         self.port = 0
 
     # ------------------------------------------------------------------ scripting
-    def ok(self, text: str, *, endpoint: str = "chat") -> None:
-        self._queues[endpoint].append(Behaviour("ok", text=text))
+    def ok(self, text: str, *, endpoint: str = "chat", pause: float = 0.0) -> None:
+        """Answer ``text``; a streamed answer waits ``pause`` seconds before each word."""
+        self._queues[endpoint].append(Behaviour("ok", text=text, seconds=pause))
 
     def rate_limited(self, retry_after: float | None = None, *, retry_after_ms: float | None = None,
                      endpoint: str = "chat") -> None:
@@ -92,6 +93,14 @@ class FakeOpenAIServer:
 
     def auth_error(self, status: int = 401, *, endpoint: str = "chat") -> None:
         self._queues[endpoint].append(Behaviour("auth_error", status=status))
+
+    def model_not_found(self, *, endpoint: str = "chat") -> None:
+        """Answer 404 as OpenAI does for a model it does not serve."""
+        self._queues[endpoint].append(Behaviour("model_not_found", status=404))
+
+    def slow_stream(self, text: str, *, every: float) -> None:
+        """Stream ``text`` one word every ``every`` seconds."""
+        self._queues["chat"].append(Behaviour("slow_stream", text=text, seconds=every))
 
     def hang(self, seconds: float, *, endpoint: str = "chat") -> None:
         self._queues[endpoint].append(Behaviour("hang", seconds=seconds))
@@ -180,7 +189,7 @@ class FakeOpenAIServer:
 
     async def _failure(self, request: web.Request, behaviour: Behaviour | None) -> web.StreamResponse | None:
         """Answer scripted failures; None means respond normally."""
-        if behaviour is None or behaviour.kind in ("ok", "broken_stream"):
+        if behaviour is None or behaviour.kind in ("ok", "broken_stream", "slow_stream"):
             return None
         if behaviour.kind == "hang":
             assert self._closing is not None
@@ -195,6 +204,8 @@ class FakeOpenAIServer:
             "server_error": ("The server had an error while processing your request.", "server_error"),
             # like the real API, echo the key back: our errors must not pass it on
             "auth_error": (f"Incorrect API key provided: {key}.", "invalid_api_key"),
+            "model_not_found": (f"The model `{self.requests[-1].body.get('model')}` does not exist or you do not have "
+                                "access to it.", "model_not_found"),
         }
         message, code = messages[behaviour.kind]
         return web.json_response(
@@ -230,7 +241,11 @@ class FakeOpenAIServer:
 
         await send({"role": "assistant", "content": ""})
         for piece in re.findall(r"\S+\s*|\s+", text):
+            if behaviour is not None and behaviour.kind == "ok" and behaviour.seconds:
+                await asyncio.sleep(behaviour.seconds)
             await send({"content": piece})
+            if behaviour is not None and behaviour.kind == "slow_stream":
+                await asyncio.sleep(behaviour.seconds)
         if behaviour is not None and behaviour.kind == "broken_stream":
             if behaviour.mode == "disconnect":
                 assert request.transport is not None
