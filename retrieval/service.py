@@ -8,10 +8,9 @@ the callers that time them directly: the evaluation and bench/.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from retrieval.store.folder_lock import writable_folder
 from retrieval.store.keyword_index import KeywordIndex
 from retrieval.store.owners import OnWait, Owner
 from retrieval.text.tokens import get_encoding
+from retrieval.writer import LibraryWriter
 
 History = Sequence[tuple[str, str]]
 # Earlier questions of a conversation searched together with a follow-up (the latest ones).
@@ -68,9 +68,7 @@ class NewsService:
         )
         self._keyword: dict[str, KeywordIndex] = {}
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
-        # One write at a time per library in this process (two /add of one article must not both
-        # find it missing); the store makes other processes take turns too.
-        self._write_locks: dict[str, threading.Lock] = {}
+        self.writer = LibraryWriter(store, self.ingestor)  # one write at a time per library
         self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
         self.answerer = Answerer(
             chat=chat,
@@ -134,14 +132,6 @@ class NewsService:
             self.ingest_embedder.close()
         self.store.close()
 
-    @contextlib.contextmanager
-    def _writing(self, library: str) -> Iterator[None]:
-        """Hold ``library`` for one write: against this process's other writers, then others'."""
-        with self._keyword_lock:
-            lock = self._write_locks.setdefault(validate_library(library), threading.Lock())
-        with lock, self.store.writing(library):
-            yield
-
     # -- questions ---------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
         text = " ".join((question or "").split())
@@ -178,8 +168,7 @@ class NewsService:
     # -- articles ----------------------------------------------------------------------------
     def ingest(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
         """Chunk, embed and store ``articles``. Blocking: the async methods run it in a worker thread."""
-        with self._writing(library):
-            return self.ingestor.ingest(library, articles, progress)
+        return self.writer.ingest(library, articles, progress)
 
     async def add_articles(self, library: str, articles: Sequence[Article], progress: Progress | None = None) -> list[IngestResult]:
         return await asyncio.to_thread(self.ingest, library, articles, progress)
@@ -264,22 +253,11 @@ class NewsService:
         return await asyncio.to_thread(self.store.count, validate_library(library))
 
     async def remove(self, library: str, article_id: str) -> bool:
-        def remove() -> bool:
-            with self._writing(library):
-                ids = [cid for v in self.store.versions(library, article_id).values() for cid in v.ids]
-                self.store.delete(library, ids)
-            return bool(ids)
-
-        return await asyncio.to_thread(remove)
+        return await asyncio.to_thread(self.writer.remove, library, article_id)
 
     async def drop(self, library: str) -> None:
         """Delete ``library`` and all its articles."""
-
-        def drop() -> None:
-            with self._writing(library):
-                self.store.drop(library)
-
-        await asyncio.to_thread(drop)
+        await asyncio.to_thread(self.writer.drop, library)
 
     async def stats(self, library: str) -> LibraryStats:
         def stats() -> LibraryStats:
@@ -297,8 +275,7 @@ class NewsService:
         """Rebuild ``library`` with the configured embedder; the number of chunks written."""
 
         def reindex() -> int:
-            with self._writing(library):
-                written = self.ingestor.reindex(library, progress)
+            written = self.writer.reindex(library, progress)
             self.keyword_index(library).sync(force=True)
             return written
 
