@@ -62,12 +62,12 @@ def _run(*args: object, **kwargs) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv with newsbot installed from a wheel built from this checkout, with its
-    dependencies as pip resolves them. .ci/run makes one and names it in NEWSBOT_TEST_WHEEL_VENV;
+    dependencies as pip resolves them. .ci/run makes one and names it in TEST_WHEEL_VENV;
     otherwise it is made here (about a minute: pip installs every dependency)."""
-    if given := os.environ.get("NEWSBOT_TEST_WHEEL_VENV"):
+    if given := os.environ.get("TEST_WHEEL_VENV"):
         venv = Path(given)
         if not (venv / "bin" / "newsbot").exists():
-            pytest.fail(f"NEWSBOT_TEST_WHEEL_VENV={given} has no bin/newsbot; install the wheel there or unset it.")
+            pytest.fail(f"TEST_WHEEL_VENV={given} has no bin/newsbot; install the wheel there or unset it.")
         return venv
     root = tmp_path_factory.mktemp("wheel")
     # The wheel is built from a copy of the checkout's files, so a stale build/ folder cannot add to it.
