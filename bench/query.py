@@ -117,9 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     info = asyncio.run(prepare_library(service, BASE, args.corpus))
     out: dict = {"settings": {"top_k": settings.top_k, "chunk_tokens": settings.chunk_tokens}, "corpus_library": info}
     out["corpus"] = latencies(service, BASE, questions)
-    loaded = getattr(service.embedder, "loaded_from", None)
-    out["question_model"] = {"setting": settings.question_model, "loaded_from": str(loaded) if loaded else None}
-    log(f"questions embedded with the model in {loaded} (NEWSBOT_QUESTION_MODEL={settings.question_model})")
     log(f"corpus ({out['corpus']['chunks']} chunks): search p50 {out['corpus']['search_p50_ms']} ms, "
         f"p95 {out['corpus']['search_p95_ms']} ms; question embedding p50 {out['corpus']['embed_p50_ms']} ms, "
         f"p95 {out['corpus']['embed_p95_ms']} ms")

@@ -8,7 +8,7 @@ another, each waited for). Meanwhile another user sends ``/ask`` with a dev ques
 ``--interval`` s, and a 10 ms ticker in the same loop records how late it wakes.
 
     python bench/responsiveness.py [--corpus ../shared/bench/multihop/corpus.json] [--articles N]
-                                   [--file-bytes B] [--interval 0.5] [--llm] [--stalls FILE] [--no-freeze] [--keep-fake-history] [--json]
+                                   [--file-bytes B] [--interval 0.5] [--llm] [--stalls FILE] [--keep-fake-history] [--json]
 
 Defer latency = the bot's first interaction callback (type 5) minus the moment the user clicked:
 the ask's planned time (every ``--interval`` s). The fake Discord shares the bot's event loop, so
@@ -38,18 +38,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import CORPUS, QUERIES, LoopLag, StallWatch, peak_rss_mb, percentile_ms  # noqa: E402
 from bot.app import build_bot  # noqa: E402
 from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
+from bot.runner import lower_worker_priority  # noqa: E402
 from bot.votes import VoteStore  # noqa: E402
 from retrieval.answer.openai_chat import OpenAIChatModel  # noqa: E402
 from retrieval.embed.background import LowPriorityEmbedder  # noqa: E402
 from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir  # noqa: E402
-from retrieval.embed.question_model import Int8Copy  # noqa: E402
 from retrieval.text.tokens import get_encoding  # noqa: E402
 from tests.bot_fixtures import (  # noqa: E402
-    ALICE, BOB, CHAN_A, DATA, GUILD_A, add_guilds, bot_settings, content_of, ephemeral_text, wait_answer,
+    ALICE,
+    BOB,
+    CHAN_A,
+    DATA,
+    GUILD_A,
+    add_guilds,
+    bot_settings,
+    content_of,
+    ephemeral_text,
+    wait_answer,
 )
-from bench.measure import CORPUS, QUERIES, LoopLag, StallWatch, peak_rss_mb, percentile_ms  # noqa: E402
 from tests.conftest import OFFLINE_DIR, make_service  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAIServer  # noqa: E402
@@ -107,12 +116,11 @@ def heap_census(top: int = 8) -> dict:
 
 async def measure(args: argparse.Namespace, files: list[bytes], questions: list[str]) -> dict:
     use_offline_tiktoken_cache(None, OFFLINE_DIR)
-    # questions: as NewsService.from_settings, the int8 copy unless --question-model exact
-    derive = Int8Copy(args.cache_dir) if args.question_model == "int8" else None
-    embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads, derive=derive)
+    embedder = MiniLMEmbedder(resolve_model_dir(None, OFFLINE_DIR), threads=args.embed_threads)
     encoding = get_encoding()
     # Not loaded here: the bot's setup_hook loads it in a worker thread (outside every timing), so
     # onnxruntime's threads get the workers' priority as in `newsbot run`.
+    lower_worker_priority(asyncio.get_running_loop(), args.worker_nice)  # as `newsbot run` does
     async with contextlib.AsyncExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbot-bench-resp-")))
         llm = await stack.enter_async_context(FakeOpenAIServer()) if args.llm else None
@@ -139,8 +147,6 @@ async def measure(args: argparse.Namespace, files: list[bytes], questions: list[
         await add_guilds(fake)
         bot = build_bot(settings, service, votes, guild_ready_timeout=0.05)
         await stack.enter_async_context(fake.run_bot(bot, ready_timeout=120))
-        if args.no_freeze:  # undo what setup_hook froze, to measure what freezing buys
-            gc.unfreeze()
 
         seed = sorted(DATA.glob("*.json"))[: args.seed]
         await service.add_articles(LIBRARY, await service.read_paths(seed))
@@ -241,16 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stalls", type=Path, default=None, help="write each event-loop stall over the target (stacks, CPU) here"
     )
-    parser.add_argument("--no-freeze", action="store_true", help="unfreeze the heap the bot froze at start-up")
     parser.add_argument(
         "--keep-fake-history", action="store_true", help="keep the fake Discord's records of answered asks (grows the heap)"
     )
-    parser.add_argument("--question-model", choices=("int8", "exact"), default=None, help="default: the setting's")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     defaults = bot_settings(Path(tempfile.gettempdir()), None)
-    args.question_model = args.question_model or defaults.question_model
-    args.cache_dir = defaults.cache_dir
     if args.ingest_nice is None:
         args.ingest_nice = defaults.ingest_nice
     if args.worker_nice is None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -23,7 +21,6 @@ from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
 from bot.settings import BotSettings
 from bot.votes import VoteStore
-from retrieval.embed.priority import lower_thread_priority
 
 _log = logging.getLogger(__name__)
 
@@ -75,20 +72,8 @@ class _NewsBotMixin(_Base):
 
     async def setup_hook(self) -> None:
         s = self.settings
-        if s.worker_nice:
-            # Blocking work (search, answers, file parsing) runs in the loop's default executor; at a
-            # lower priority than the loop's thread, a busy machine still lets the loop acknowledge
-            # interactions within Discord's 3 s. Threads these workers start (the question pool,
-            # onnxruntime's workers when the model loads there) inherit the priority.
-            asyncio.get_running_loop().set_default_executor(
-                ThreadPoolExecutor(
-                    thread_name_prefix="newsbot-worker",
-                    initializer=lower_thread_priority,
-                    initargs=(s.worker_nice,),
-                )
-            )
-        # The question model loads in a worker thread, so its own threads start at the workers' priority
-        # (and the first question does not wait for the load).
+        # The question model loads in a worker thread, so its own threads start at the workers'
+        # priority (see bot.runner.lower_worker_priority), and the first question does not wait for it.
         await asyncio.to_thread(self.service.warm)
         await self.add_cog(FeedbackCog(self, self.votes))
         await self.add_cog(
@@ -105,12 +90,6 @@ class _NewsBotMixin(_Base):
         await self.add_cog(LibraryCog(self, service=self.service, settings=s))
         await self.add_cog(StatsCog(self, service=self.service, votes=self.votes, settings=s))
         await self.sync_commands()
-        # What exists now (modules, clients, Cogs) lives as long as the bot. A full garbage collection
-        # holds the GIL, so the event loop waits for it; freezing the startup heap keeps those
-        # collections from walking it again (a 9k-chunk service: 55 ms a full collection, idle, ~0 ms
-        # frozen; bench/responsiveness.py saw full collections of up to 0.9 s on two busy cores).
-        gc.collect()
-        gc.freeze()
 
     async def sync_commands(self) -> None:
         """Register the slash commands: instantly in the dev guild when set, else globally."""

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import discord
@@ -15,6 +16,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.errors import RedactSecrets
 from bot.settings import BotSettings
+from retrieval.embed.priority import lower_thread_priority
 from retrieval.errors import NewsbotError
 from retrieval.store.owners import Owner
 
@@ -61,6 +63,17 @@ def _secrets(settings: BotSettings) -> list[str]:
     return [v.get_secret_value() for v in values if v is not None]
 
 
+def lower_worker_priority(loop: asyncio.AbstractEventLoop, nice: int) -> None:
+    """Run the loop's blocking work (search, answers, file parsing: ``asyncio.to_thread``) in workers
+    ``nice`` below the loop's thread, so that on a busy machine the loop still acknowledges
+    interactions within Discord's 3 s. Threads the workers start (the question pool, onnxruntime's
+    workers when the model loads there, the ingest embedder's thread) inherit the priority."""
+    if nice:
+        loop.set_default_executor(
+            ThreadPoolExecutor(thread_name_prefix="newsbot-worker", initializer=lower_thread_priority, initargs=(nice,))
+        )
+
+
 def setup_logging(settings: BotSettings) -> None:
     root = logging.getLogger()
     if not root.handlers:
@@ -75,11 +88,12 @@ async def _serve(settings: BotSettings, token: str) -> int:
     from bot.votes import VoteStore
     from retrieval.service import NewsService
 
+    loop = asyncio.get_running_loop()
+    lower_worker_priority(loop, settings.worker_nice)
     # Chroma's on-disk folder opens in this process, held as BOT (or the service talks to CHROMA_HOST).
     service = NewsService.from_settings(settings, owner=BOT, on_wait=_log.info)
     votes = VoteStore(settings.data_dir / "votes.sqlite3")
     bot = build_bot(settings, service, votes)
-    loop = asyncio.get_running_loop()
     stop_tasks: set[asyncio.Task[None]] = set()
 
     def request_stop(name: str) -> None:

@@ -4,7 +4,7 @@ The pipeline, one subpackage per step::
 
     text/     tokens, terms and sentences; Article -> Chunks (chunk_article)
     ingest/   files, pasted text and URLs -> Articles; Ingestor embeds and stores their chunks
-    embed/    Embedder: text -> vectors (MiniLM on ONNX, its int8 question copy, OpenAI)
+    embed/    Embedder: text -> vectors (MiniLM on ONNX, or OpenAI's)
     store/    ChromaStore (chunks + vectors, one collection per library) and the BM25 keyword index
     search/   Searcher: vector + keyword candidates, fused, re-ranked -> ranked Passages
     answer/   Answerer: Passages -> a cited Answer (LLM with retries, or extractive), streamed as events

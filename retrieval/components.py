@@ -10,9 +10,8 @@ from retrieval.search.params import Ranker
 from retrieval.settings import Settings
 
 
-def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
-    """The configured embedder; ``questions``: the one for questions (the default model's int8
-    copy unless NEWSBOT_QUESTION_MODEL=exact; articles always get the exact model)."""
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder (the same model embeds questions and articles)."""
     if settings.embedder == "openai":
         from retrieval.embed.openai_embedder import OpenAIEmbedder
 
@@ -23,15 +22,8 @@ def build_embedder(settings: Settings, *, questions: bool = False) -> Embedder:
             timeout=settings.llm_timeout,
         )
     from retrieval.embed.minilm import MiniLMEmbedder, resolve_model_dir
-    from retrieval.embed.question_model import Int8Copy
 
-    derive = Int8Copy(settings.cache_dir) if questions and int8_questions(settings) else None
-    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir), derive=derive)
-
-
-def int8_questions(settings: Settings) -> bool:
-    """Whether questions go through the default model's int8 copy (retrieval.embed.question_model)."""
-    return settings.embedder == "default" and settings.question_model == "int8"
+    return MiniLMEmbedder(resolve_model_dir(settings.embedding_model_dir, settings.offline_dir))
 
 
 def build_ranker(settings: Settings) -> Ranker | None:
@@ -51,10 +43,9 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
 
 
 def build_ingest_embedder(settings: Settings) -> Embedder | None:
-    """The embedder for articles: the exact model (vectors equal Chroma's), as a second instance
-    loaded at the first ingest in its own low-priority thread (embed.background). None (articles
-    share the question embedder) when ingest_nice is 0 and questions use the exact model too."""
-    embedder = build_embedder(settings) if settings.ingest_nice or int8_questions(settings) else None
-    if settings.ingest_nice:
-        return LowPriorityEmbedder(embedder, nice=settings.ingest_nice)
-    return embedder
+    """The embedder for articles: a second instance of the model, loaded at the first ingest in its
+    own low-priority thread (embed.background), so questions never queue behind an ingest. None
+    (articles share the question embedder) when ingest_nice is 0."""
+    if not settings.ingest_nice:
+        return None
+    return LowPriorityEmbedder(build_embedder(settings), nice=settings.ingest_nice)

@@ -88,7 +88,7 @@ class NewsService:
         writable_folder(settings.data_dir)
         encoding = get_encoding()
         prompts = PromptSet.load(settings.prompts_dir)
-        embedder = build_embedder(settings, questions=True)
+        embedder = build_embedder(settings)
         store = ChromaStore.connect(
             path=settings.resolved_chroma_path,
             host=settings.chroma_host,

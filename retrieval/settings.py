@@ -77,16 +77,6 @@ class Settings(BaseSettings):
         default="text-embedding-3-small",
         validation_alias=env_alias("NEWSBOT_OPENAI_EMBEDDING_MODEL", "openai_embedding_model"),
     )
-    # Questions go through an int8 copy of the default model (retrieval/embed/question_model.py, built
-    # once into cache_dir): faster per question, same retrieval figures; "exact" uses the
-    # model itself. Articles always use the exact model.
-    question_model: Literal["int8", "exact"] = Field(
-        default="int8", validation_alias=env_alias("NEWSBOT_QUESTION_MODEL", "question_model")
-    )
-    cache_dir: Path = Field(
-        default=Path.home() / ".cache" / "newsbot", validation_alias=env_alias("NEWSBOT_CACHE_DIR", "cache_dir")
-    )
-
     # Added to the nice value of the thread that embeds articles (Linux), so questions come first
     # while a corpus is ingested; 0 keeps normal priority.
     ingest_nice: int = Field(default=10, ge=0, le=19, validation_alias=env_alias("NEWSBOT_INGEST_NICE", "ingest_nice"))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,22 +15,11 @@ from tests.processes import chroma_run
 S = TypeVar("S", bound=Settings)
 
 OFFLINE_DIR = Path(os.environ.get("NEWSBOT_OFFLINE_DIR", PROJECT_ROOT.parent / "shared"))
-_OWN_CACHE = pytest.StashKey[str]()  # the derived-model folder this run created (removed at the end)
 SECRET_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT", "DISCORD_TOKEN", "NEWSBOT_EMBEDDER")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     use_offline_tiktoken_cache(None, OFFLINE_DIR)  # as the `newsbot` entry point does
-    # Derived models (the int8 question model) go to a folder of this run, not the user's ~/.cache;
-    # set in the environment so `newsbot` processes started by the tests use it too.
-    if "NEWSBOT_CACHE_DIR" not in os.environ:
-        config.stash[_OWN_CACHE] = os.environ["NEWSBOT_CACHE_DIR"] = tempfile.mkdtemp(prefix="newsbot-test-cache-")
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if own := config.stash.get(_OWN_CACHE, None):
-        shutil.rmtree(own, ignore_errors=True)
-        os.environ.pop("NEWSBOT_CACHE_DIR", None)
 
 
 @pytest.fixture(autouse=True)

@@ -26,7 +26,7 @@ OURS = ("NEWSBOT_", "CHROMA_", "OPENAI_", "DISCORD_")
 
 def user_env(home: Path, **extra: str) -> dict[str, str]:
     """The test process's environment without any of newsbot's settings, HOME at ``home`` (so the
-    default data folder ~/.local/share/newsbot and cache ~/.cache/newsbot are inside it)."""
+    default data folder ~/.local/share/newsbot is inside it)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(OURS) and k not in ("XDG_DATA_HOME", "XDG_CACHE_HOME")
     }

@@ -141,7 +141,7 @@ def test_the_service_embeds_articles_with_its_own_low_priority_model(tmp_path):
     finally:
         service.close()
 
-    plain = NewsService.from_settings(make_settings(tmp_path / "plain", ingest_nice=0, question_model="exact"))
+    plain = NewsService.from_settings(make_settings(tmp_path / "plain", ingest_nice=0))
     try:
         assert plain.ingest_embedder is plain.embedder  # one exact model serves both
     finally:

@@ -30,7 +30,7 @@ def defaults(tmp_path, llm: FakeOpenAIServer) -> BotSettings:
     """Every bot setting at its default; only where the files go and the LLM's address are given."""
     settings = make_settings(tmp_path, BotSettings, llm_base_url=llm.base_url, llm_api_key=API_KEY)
     given = {"data_dir", "seed_dir", "offline_dir", "llm_base_url", "llm_api_key"}
-    assert settings.model_fields_set <= given | {"cache_dir", "tiktoken_cache_dir"}  # conftest's offline provisioning
+    assert settings.model_fields_set <= given | {"tiktoken_cache_dir"}  # conftest's offline provisioning
     return settings
 
 

@@ -4,17 +4,14 @@ NewsService (Chroma in a temp dir, MiniLM) and a loopback OpenAI-compatible LLM.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
 import re
 import signal
 import sys
-import threading
 import time
 
-import pytest
 from aiohttp import web
 
 from bot.app import ShardedNewsBot, build_bot
@@ -121,25 +118,6 @@ async def test_votes_are_one_per_user_survive_a_restart_and_show_in_stats(fake, 
     text = fake.find_message(stats.original_message_id).content
     assert "Articles: 1" in text and "Questions answered: 1" in text and "👍 1 · 👎 1" in text
     assert_never_pings(fake)
-
-
-async def test_the_startup_heap_is_frozen_so_full_collections_skip_it(fake, llm, tmp_path, embedder, encoding):
-    gc.unfreeze()  # whatever earlier tests froze
-    async with running_bot(fake, bot_settings(tmp_path, llm.base_url), embedder, encoding):
-        frozen = gc.get_freeze_count()
-    gc.unfreeze()
-    assert frozen > 50_000, "the bot's modules and clients should be frozen after setup_hook"
-
-
-def _nice() -> int:
-    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
-async def test_blocking_work_runs_below_the_event_loops_priority(fake, llm, tmp_path, embedder, encoding):
-    async with running_bot(fake, bot_settings(tmp_path, llm.base_url, worker_nice=5), embedder, encoding):
-        loop_nice, worker_nice = _nice(), await asyncio.to_thread(_nice)
-    assert worker_nice == min(19, loop_nice + 5)
 
 
 async def test_mention_reply_and_follow_ups_carry_history(fake, llm, tmp_path, embedder, encoding):

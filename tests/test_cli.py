@@ -25,7 +25,6 @@ def run(args: list[str], data_dir: Path, *, env: dict[str, str] | None = None, s
         "NEWSBOT_DATA_DIR": str(data_dir),
         "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
         "NEWSBOT_SEED_DIR": str(PROJECT_ROOT / "data"),
-        "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],  # conftest: this run's derived models
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "ANONYMIZED_TELEMETRY": "False",
         "COLUMNS": "1000",  # answers unwrapped: these tests read whole sentences and source lines

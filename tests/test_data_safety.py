@@ -48,7 +48,6 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
         "NEWSBOT_SEED_DIR": str(tmp_path / "no-seed"),
         "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
-        "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "ANONYMIZED_TELEMETRY": "False",
         **extra,

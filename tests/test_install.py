@@ -90,7 +90,6 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "NEWSBOT_EMBEDDING_MODEL_DIR": str(OFFLINE_DIR / "models" / "all-MiniLM-L6-v2" / "onnx"),
         "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-        "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],  # conftest: this run's derived models
     }
 
 

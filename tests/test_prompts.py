@@ -159,7 +159,7 @@ async def test_the_service_built_from_settings_prompts_with_the_operators_templa
     (own / "answer.txt").write_text("OWN TEMPLATE\n{sources}\nQ: {question} ({today})", encoding="utf-8")
     async with FakeOpenAIServer() as server:
         settings = make_settings(
-            tmp_path, prompts_dir=own, llm_base_url=server.base_url, llm_api_key="k", question_model="exact"
+            tmp_path, prompts_dir=own, llm_base_url=server.base_url, llm_api_key="k"
         )
         service = NewsService.from_settings(settings)
         try:

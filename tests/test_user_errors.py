@@ -58,7 +58,6 @@ def user_env(home: Path, seeds: Path | None = None) -> dict[str, str]:
         "NEWSBOT_DATA_DIR": str(home / "data"),
         "NEWSBOT_SEED_DIR": str(seeds),
         "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
-        "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],  # conftest: this run's derived models
         "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", str(OFFLINE_DIR / "tiktoken-cache")),
         "ANONYMIZED_TELEMETRY": "False",
     }
@@ -390,7 +389,6 @@ def test_the_answer_wraps_at_word_boundaries_and_keeps_urls_whole(library, colum
 def on_a_terminal(args: list[str], home: Path, env: dict[str, str]) -> str:
     """What ``newsbot`` writes to a terminal (a pseudo-terminal here), escape sequences and all."""
     main, child = pty.openpty()
-    code, out, err = 0, b"", b""
     with subprocess.Popen([str(NEWSBOT), *args], cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=child,
                           stderr=child) as proc:
         os.close(child)

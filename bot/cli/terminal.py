@@ -17,7 +17,6 @@ from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, Answ
 from retrieval.ingest.gather import ReadFailure
 from retrieval.models import Answer, IngestResult
 
-
 # C0 and C1 control characters but newline and tab (ESC starts the terminal's escape sequences, BEL
 # ends some), and lone surrogates (bytes of a file name that were not UTF-8).
 _SOURCE_LINE = re.compile(r"\[\d+\] ")

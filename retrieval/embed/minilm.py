@@ -9,7 +9,6 @@ and groups texts of similar length (sorted by length; results come back in the c
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embed.base import Embedder
-from retrieval.errors import ConfigError, InputError, NewsbotError
+from retrieval.errors import ConfigError, InputError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 CHROMA_MODEL_DIR = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
@@ -31,7 +30,6 @@ REQUIRED_FILES = (
     "tokenizer.json",
     "vocab.txt",
 )
-_log = logging.getLogger(__name__)
 DIMENSION = 384
 MAX_TOKENS = 256  # the window sentence-transformers and Chroma use for this model
 
@@ -59,7 +57,7 @@ def download_chroma_model(folder: Path = CHROMA_MODEL_DIR, *, url: str | None = 
         function.DOWNLOAD_PATH = Path(folder).parent  # Chroma unpacks ``onnx/`` under this folder
         if url is not None:
             function.MODEL_DOWNLOAD_URL = url
-        function._download_model_if_not_exists()  # download, verify sha256, unpack
+        function(["newsbot"])  # its public call downloads, verifies (sha256) and unpacks the model once
         folder = Path(function.DOWNLOAD_PATH) / function.EXTRACTED_FOLDER_NAME
     except Exception as exc:  # network, disk, checksum or archive errors from a third-party library
         raise ConfigError(
@@ -125,11 +123,7 @@ class MiniLMEmbedder(Embedder):
         *,
         batch_size: int = 32,
         threads: int | None = None,
-        derive: Callable[[Path], Path] | None = None,
     ) -> None:
-        """``derive`` turns ``model_dir`` into the folder actually loaded, at first use (e.g. the
-        int8 copy of retrieval.embed.question_model); if it fails, the exact model is loaded and the
-        reason logged. ``loaded_from`` tells which folder was loaded (None before loading)."""
         # batch_size 32: close to the fastest batch size on an idle machine, and faster than smaller
         # batches when other processes share the cores (bench/embedder.py measures it).
         # threads None: onnxruntime's default, one per physical core (as Chroma).
@@ -140,8 +134,6 @@ class MiniLMEmbedder(Embedder):
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.threads = threads
-        self.derive = derive
-        self.loaded_from: Path | None = None
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
 
@@ -159,26 +151,12 @@ class MiniLMEmbedder(Embedder):
     def warm(self) -> None:
         self._model()
 
-    @property
-    def description(self) -> str:
-        """The model's name, and the derived copy's folder when that is what was loaded."""
-        if self.loaded_from is None or self.loaded_from == self.model_dir:
-            return self.name
-        return f"{self.name} ({self.loaded_from.name})"
-
     def _load(self) -> _Loaded:
         if missing := missing_files(self.model_dir):
             raise ConfigError(
                 f"Embedding model folder {self.model_dir} is missing {', '.join(missing)}.", hint=_MODEL_DIR_HINT
             )
-        if self.derive is not None:
-            try:
-                return self._load_from(self.derive(self.model_dir))
-            except NewsbotError as exc:  # could not build or load the copy: the exact model still works
-                _log.warning("Using the exact embedding model: %s", exc.message)
-        return self._load_from(self.model_dir)
-
-    def _load_from(self, folder: Path) -> _Loaded:
+        folder = self.model_dir
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -206,7 +184,6 @@ class MiniLMEmbedder(Embedder):
         counter.no_truncation()
         counter.no_padding()
         names = frozenset(i.name for i in session.get_inputs())
-        self.loaded_from = folder
         return _Loaded(session=session, tokenizer=tokenizer, counter=counter, input_names=names)
 
     # -- embedding -------------------------------------------------------------------------

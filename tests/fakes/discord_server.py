@@ -91,10 +91,19 @@ from .discord_channels import add_channel_routes
 from .discord_control import ControlsMixin
 from .discord_gateway import Gateway
 from .discord_interactions import add_interaction_routes
-from .discord_models import (DEFAULT_EVERYONE_PERMISSIONS, FakeChannel, FakeGuild, FakeMember, FakeRole,
-                             FakeUser, member, new_snowflake, role, text_channel)
-from .discord_records import (InteractionRecord, InteractionResponseRecord, RecordedRequest, Rejection, SentPayload,
-                              StoredMessage)
+from .discord_models import (
+    DEFAULT_EVERYONE_PERMISSIONS,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
+    FakeRole,
+    FakeUser,
+    member,
+    new_snowflake,
+    role,
+    text_channel,
+)
+from .discord_records import InteractionRecord, InteractionResponseRecord, RecordedRequest, Rejection, SentPayload, StoredMessage
 from .discord_rest import API_PREFIX, Router, add_core_routes, json_response
 
 __all__ = ["FakeDiscord", "discord_endpoints", "member", "role", "text_channel", "FakeGuild",
