@@ -16,10 +16,10 @@ import discord
 
 from bot.render import answer_text_from_message
 from bot.votes import Turn
+from retrieval.service import HISTORY_TURNS
 
-# Earlier turns read back from Discord for a follow-up. The core uses the latest of them: the
-# prompt shows retrieval.answer.prompts.PROMPT_TURNS, the search adds retrieval.service.SEARCHED_TURNS.
-MAX_TURNS = 4
+# Earlier turns read back from Discord for a follow-up: as many as the core uses.
+MAX_TURNS = HISTORY_TURNS
 _log = logging.getLogger(__name__)
 
 

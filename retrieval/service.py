@@ -18,7 +18,7 @@ import tiktoken
 
 from retrieval.answer.answerer import Answerer, AnswerEvent, AnswerStatus, Stage
 from retrieval.answer.llm import ChatModel, RetryPolicy
-from retrieval.answer.prompts import PromptSet
+from retrieval.answer.prompts import PROMPT_TURNS, PromptSet
 from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
@@ -42,6 +42,8 @@ from retrieval.writer import LibraryWriter
 History = Sequence[tuple[str, str]]
 # Earlier questions of a conversation searched together with a follow-up (the latest ones).
 SEARCHED_TURNS = 2
+# Earlier turns worth passing to ``ask``: the most that the search or the prompt uses.
+HISTORY_TURNS = max(SEARCHED_TURNS, PROMPT_TURNS)
 
 
 class NewsService:
