@@ -6,7 +6,7 @@ search, and the Chroma writes during which the bot's event loop cannot run (embe
 the GIL for a whole write). ``LowPriorityEmbedder`` runs another embedder in one dedicated thread
 whose Linux "nice" value is raised; threads started from it (onnxruntime's worker threads, which
 MiniLM's session starts when the model loads there) inherit that priority. On an idle machine it
-runs as fast as before; under contention the scheduler serves normal-priority threads first.
+runs as fast as at normal priority; under contention the scheduler serves normal-priority threads first.
 """
 
 from __future__ import annotations
