@@ -17,10 +17,14 @@ from discord.gateway import DiscordWebSocket
 from bot.errors import RedactSecrets
 from bot.settings import BotSettings
 from retrieval.embed.priority import lower_thread_priority
-from retrieval.errors import NewsbotError
+from retrieval.errors import ConfigError, NewsbotError
 from retrieval.store.owners import Owner
 
 _log = logging.getLogger("bot.runner")
+# Exit code for what only the operator can fix (a wrong token or setting): a service manager should
+# not restart the bot for it (deploy/newsbot.service: RestartPreventExitStatus=2). Other failures
+# exit 1: an unreachable Discord or store may come back.
+CONFIG_ERROR = 2
 # How the bot holds the data folder: a `newsbot add` meanwhile is refused (it would wait for ever)
 # and told what to do instead.
 BOT = Owner("newsbot run", lasting=True, advice="Add articles through Discord (/add), or stop the bot first")
@@ -114,7 +118,7 @@ async def _serve(settings: BotSettings, token: str) -> int:
         print(
             "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal.", file=sys.stderr
         )
-        return 1
+        return CONFIG_ERROR
     except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
         _log.debug("logging in to Discord failed", exc_info=True)
         print(unreachable_api(exc), file=sys.stderr)
@@ -124,7 +128,7 @@ async def _serve(settings: BotSettings, token: str) -> int:
             "newsbot run: enable the Message Content intent for the bot in the Discord developer portal.",
             file=sys.stderr,
         )
-        return 1
+        return CONFIG_ERROR
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -142,7 +146,7 @@ def run(settings: BotSettings, *, notices: Sequence[str] = ()) -> int:
     ``notices``: warnings about the configuration, written to the log once it is set up."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         print("newsbot run: DISCORD_TOKEN is not set; put the bot token in the environment or .env.", file=sys.stderr)
-        return 2
+        return CONFIG_ERROR
     setup_logging(settings)
     for line in notices:
         _log.warning("%s", line.removeprefix("newsbot: "))
@@ -150,6 +154,6 @@ def run(settings: BotSettings, *, notices: Sequence[str] = ()) -> int:
         return asyncio.run(_serve(settings, settings.discord_token.get_secret_value().strip()))
     except NewsbotError as exc:
         print(f"newsbot run: {exc}", file=sys.stderr)
-        return 1
+        return CONFIG_ERROR if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it first
         return 130

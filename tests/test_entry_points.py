@@ -5,6 +5,7 @@ temp folder; the working directory an unrelated folder without ``.env``)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pty
@@ -79,6 +80,28 @@ async def test_newsbot_run_on_its_defaults_adds_answers_and_stops_on_sigint(fake
         workers = [nice for tid, (nice, _) in nices.items() if tid != bot.proc.pid and nice == min(19, main_nice + 5)]
         ingest = [cpu for nice, cpu in nices.values() if nice == min(19, main_nice + 5 + 10)]
         assert workers and ingest and max(ingest) > 0, nices
+
+
+async def test_newsbot_run_with_a_refused_token_stops_with_one_line_and_exit_2(fake, home, elsewhere, tmp_path):
+    env = discord_env(fake, home) | {"DISCORD_TOKEN": "not-the-bots-token"}
+    async with newsbot_run(env, elsewhere, tmp_path / "run.log") as bot:
+        code = await asyncio.wait_for(bot.proc.wait(), 120)
+    lines = bot.text().strip().splitlines()
+    assert code == 2 and lines[-1] == (
+        "newsbot run: Discord refused the token (DISCORD_TOKEN); check it in the developer portal."
+    ), bot.text()
+    assert "Traceback" not in bot.text() and "not-the-bots-token" not in bot.text()
+
+
+async def test_newsbot_run_without_the_message_content_intent_says_where_to_enable_it(fake, home, elsewhere, tmp_path):
+    fake.gateway.enabled_privileged_intents = 0  # the intent is off in the developer portal
+    async with newsbot_run(discord_env(fake, home), elsewhere, tmp_path / "run.log") as bot:
+        code = await asyncio.wait_for(bot.proc.wait(), 120)
+    lines = bot.text().strip().splitlines()
+    assert code == 2 and lines[-1] == (
+        "newsbot run: enable the Message Content intent for the bot in the Discord developer portal."
+    ), bot.text()
+    assert "Traceback" not in bot.text() and fake.token not in bot.text()
 
 
 # -- the library commands: one HOME for the module, a library of its own for each test unless the

@@ -29,6 +29,8 @@ _log = logging.getLogger(__name__)
 OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_PRESENCE, OP_RESUME = 0, 1, 2, 3, 6
 OP_REQUEST_MEMBERS, OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 8, 9, 10, 11
 BAD_TOKEN_CLOSE_CODE = 4004
+DISALLOWED_INTENTS_CLOSE_CODE = 4014
+PRIVILEGED_INTENTS = 1 << 1 | 1 << 8 | 1 << 15  # GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Gateway:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.sessions: list[GatewaySession] = []
         self.identify_payloads: list[dict[str, Any]] = []
+        # The privileged intents the application has enabled in the developer portal; identifying
+        # with another one closes the connection with 4014, as Discord does.
+        self.enabled_privileged_intents = PRIVILEGED_INTENTS
         self._lock = asyncio.Lock()
 
     @property
@@ -107,8 +112,12 @@ class Gateway:
         if data.get("token") != fake.token:
             await session.ws.close(code=BAD_TOKEN_CLOSE_CODE, message=b"Authentication failed.")
             return
+        intents = int(data.get("intents", 0))
+        if intents & PRIVILEGED_INTENTS & ~self.enabled_privileged_intents:  # not enabled in the developer portal
+            await session.ws.close(code=DISALLOWED_INTENTS_CLOSE_CODE, message=b"Disallowed intent(s).")
+            return
         session.shard_id, session.shard_count = data.get("shard") or [0, 1]
-        session.intents = int(data.get("intents", 0))
+        session.intents = intents
         session.identified = True
         guilds = [g for g in fake.guilds.values() if session.handles_guild(g.id)]
         ready: dict[str, Any] = {
