@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -41,28 +42,34 @@ def open_service(settings: Settings, command: str) -> NewsService:
     return NewsService.from_settings(settings, owner=Owner(f"newsbot {command}"), on_wait=waiting)
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings, "ask")
-    question = " ".join(args.question)
+@contextlib.contextmanager
+def opened_service(settings: Settings, command: str) -> Iterator[NewsService]:
+    """``open_service``, closed (its data folder released) however the command ends."""
+    service = open_service(settings, command)
+    try:
+        yield service
+    finally:
+        service.close()
 
-    async def ask() -> None:
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    async def ask(service: NewsService) -> None:
+        question = service.validate_question(" ".join(args.question))  # a bad question adds nothing
         with progress_bar(console, "Adding the bundled articles") as update:
             await service.ensure_seeded(args.library, update)
         events = service.ask(args.library, question)
         answer = await show_stream(console, events, live=console.is_terminal and not args.no_stream)
         print_answer(console, answer)
 
-    asyncio.run(ask())
-    service.close()
+    with opened_service(settings, "ask") as service:
+        asyncio.run(ask(service))
     return 0
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     """Add what can be read; name every file, folder or link that cannot (exit code 1 then)."""
     overrides = {"title": args.title, "publisher": args.source, "published": published_date(args.published)}
-    service = open_service(settings, "add")
-
-    async def add() -> list[ReadFailure]:
+    async def add(service: NewsService) -> list[ReadFailure]:
         report = await service.read_sources([t for t in args.targets if t != "-"], **overrides)
         if "-" in args.targets:
             try:
@@ -76,15 +83,15 @@ def cmd_add(args: argparse.Namespace, settings: Settings, console: Console) -> i
                 print_ingest(console, await service.add_articles(args.library, report.articles, update))
         return report.failures
 
-    failures = asyncio.run(add())
-    service.close()
+    with opened_service(settings, "add") as service:
+        failures = asyncio.run(add(service))
     print_failures(Console(stderr=True), failures)
     return 1 if failures else 0
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings, "list")
-    rows, _ = asyncio.run(service.list_articles(args.library, limit=None))
+    with opened_service(settings, "list") as service:
+        rows, _ = asyncio.run(service.list_articles(args.library, limit=None))
     table = Table("id", "published", "publisher", "title", "chunks", box=None, pad_edge=False)
     for r in rows:
         s = r.source
@@ -95,25 +102,26 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings, "remove")
-    if asyncio.run(service.remove(args.library, args.article_id)):
+    with opened_service(settings, "remove") as service:
+        removed = asyncio.run(service.remove(args.library, args.article_id))
+    if removed:
         console.print(Text(printable(f"Removed {args.article_id}.")))
         return 0
     raise InputError(f"No article {args.article_id} in library '{args.library}'.", hint="`newsbot list` shows the ids.")
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings, "stats")
-    s = asyncio.run(service.stats(args.library))
+    with opened_service(settings, "stats") as service:
+        s = asyncio.run(service.stats(args.library))
     console.print(f"library {s.library}: {s.articles} articles, {s.chunks} chunks, embedder {s.embedder}")
     return 0
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    service = open_service(settings, "reindex")
-    with progress_bar(console, "Re-embedding chunks") as update:
+    with opened_service(settings, "reindex") as service, progress_bar(console, "Re-embedding chunks") as update:
         written = asyncio.run(service.reindex(args.library, update))
-    console.print(f"Rebuilt library '{args.library}' with {service.embedder.name}: {written} chunks.")
+        embedder = service.embedder.name
+    console.print(f"Rebuilt library '{args.library}' with {embedder}: {written} chunks.")
     return 0
 
 
