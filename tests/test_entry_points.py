@@ -221,3 +221,14 @@ def test_a_dotenv_file_in_the_working_directory_is_read(tmp_path):
     assert added.code == 0, added.err
     assert (tmp_path / "from-dotenv" / "chroma" / "chroma.sqlite3").is_file()
     assert not (tmp_path / "home" / ".local").exists()
+
+
+def test_chroma_path_and_xdg_data_home_choose_the_folders(tmp_path):
+    story = b"Quokka Rail opened a depot in Perth. " * 3
+    env = user_env(tmp_path / "home", XDG_DATA_HOME=str(tmp_path / "xdg"))
+    assert newsbot(["add", "-"], env, tmp_path, stdin=story).code == 0
+    assert (tmp_path / "xdg" / "newsbot" / "chroma" / "chroma.sqlite3").is_file()  # $XDG_DATA_HOME/newsbot
+    moved = newsbot(["add", "-"], env | {"NEWSBOT_CHROMA_PATH": str(tmp_path / "vectors")}, tmp_path, stdin=story)
+    assert moved.code == 0 and moved.out.startswith("added"), moved.err  # a new, empty Chroma folder
+    assert (tmp_path / "vectors" / "chroma.sqlite3").is_file()
+    assert not (tmp_path / "home" / ".local").exists()
