@@ -66,7 +66,8 @@ def _fused(seeded, text, params):
     index = seeded.keyword_index("default")
     question = read_question(index, text, params)
     qvec = np.asarray(seeded.embedder.embed(text), dtype=np.float32)
-    found = gather(index, question, params, lambda: seeded.store.nearest("default", qvec, max(params.candidates, params.vector_pool)))
+    pool = max(params.candidates, params.vector_pool)
+    found = gather(index, question, params, lambda: seeded.store.nearest("default", qvec, pool))
     fused = fuse(index, question, found, params)
     return question, fused, candidate_signals(index, question, [cid for cid, _ in fused], found.nearest, params)
 

@@ -45,9 +45,9 @@ def gather(index: KeywordIndex, question: Question, params: SearchParams, neares
     keyword: list[str] = []
     by_source: list[list[str]] = []
     if params.keyword_weight:
-        keyword = [h.chunk_id for h in index.search(question.stems, params.candidates, sync=False, **params.bm25)]
+        keyword = [h.chunk_id for h in index.search(question.stems, params.candidates, sync=False, **params.keyword_scoring)]
         for source in question.sources:
             hits = index.search(source.stems, SOURCE_CANDIDATES, publishers=source.publishers, days=source.days,
-                                sync=False, **params.bm25)
+                                sync=False, **params.keyword_scoring)
             by_source.append([h.chunk_id for h in hits])
     return Candidates(keyword, by_source, list(nearest()) if params.vector_weight else [])

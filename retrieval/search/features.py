@@ -93,9 +93,9 @@ def candidate_signals(
     source = np.zeros(len(ids), dtype=np.float32)
     for named in question.sources:
         source = np.maximum(source, index.relative_scores(
-            ids, named.stems, publishers=named.publishers, days=named.days, **params.bm25))
+            ids, named.stems, publishers=named.publishers, days=named.days, **params.keyword_scoring))
     # Per-stem BM25 of the candidates: clause scores and coverage without another pass over the library.
-    gains, stems = index.term_matrix(ids, question.stems, **params.bm25)
+    gains, stems = index.term_matrix(ids, question.stems, **params.keyword_scoring)
     column = {stem: i for i, stem in enumerate(stems)}
     clause = np.zeros(len(ids), dtype=np.float32)
     for part in question.clauses:
@@ -109,7 +109,7 @@ def candidate_signals(
     return CandidateSignals(
         chunk_ids=ids,
         articles=articles,
-        bm25=index.relative_scores(ids, question.stems, **params.bm25),
+        bm25=index.relative_scores(ids, question.stems, **params.keyword_scoring),
         vector=np.array([similarity.get(cid, floor) for cid in ids], dtype=np.float32),
         source_bm25=source,
         clause_bm25=clause,

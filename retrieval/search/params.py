@@ -33,7 +33,7 @@ class SearchParams:
     rerank: bool = True
 
     @property
-    def bm25(self) -> dict:
+    def keyword_scoring(self) -> dict:
         """How the keyword index scores: the keyword arguments of its search and score methods."""
         return {"title_weight": self.title_weight, "bm25": (self.bm25_k1, self.bm25_b)}
 
