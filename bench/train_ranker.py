@@ -3,8 +3,9 @@
     pip install -e ".[train]"
     python bench/train_ranker.py [--corpus ...] [--queries ...] [--out retrieval/search/ranker.json] [--json]
 
-Every dev query goes through the product's own search up to the fused candidates
-(Searcher.candidates); a candidate is relevant when it holds one of the query's gold facts.
+Every dev query goes through the product's own search stages up to the fused candidates
+(retrieval.search: candidates, fusion, features); a candidate is relevant when it holds one of the
+query's gold facts.
 A LambdaMART ranker (LightGBM) learns to order candidates from their features
 (retrieval.search.features). The model is small on purpose (shallow trees, large leaves): the
 dev queries reuse a few hundred facts, so a big model would learn those facts, not ranking.
@@ -24,6 +25,7 @@ import json
 import sys
 import time
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,9 @@ from bench.measure import CORPUS, QUERIES  # noqa: E402
 from bot.cli.main import use_offline_tiktoken_cache  # noqa: E402
 from retrieval.eval.multihop import load_queries, prepare_library  # noqa: E402
 from retrieval.eval.scores import aggregate, score_query, squash  # noqa: E402
-from retrieval.search.features import FEATURES, feature_matrix  # noqa: E402
+from retrieval.search.candidates import gather, read_question  # noqa: E402
+from retrieval.search.features import FEATURES, candidate_signals, feature_matrix  # noqa: E402
+from retrieval.search.fusion import fuse  # noqa: E402
 from retrieval.search.params import SearchParams  # noqa: E402
 from retrieval.search.trees import RANKER_MODEL  # noqa: E402
 from retrieval.service import NewsService  # noqa: E402
@@ -50,9 +54,14 @@ K, PER_ARTICLE = 10, 4
 def collect(service: NewsService, library: str, queries, params: SearchParams):
     """Feature rows, labels and query index of every candidate, and each candidate's text and article."""
     rows, labels, owner, texts, articles = [], [], [], [], []
+    index = service.keyword_index(library)
+    pool = max(params.candidates, params.vector_pool)  # the vector pool the re-ranker sees
     for qi, q in enumerate(queries):
         qvec = np.asarray(service.embedder.embed(q.query), dtype=np.float32)
-        signals = service.searcher.candidates(library, q.query, params, qvec)
+        question = read_question(index, q.query, params)
+        found = gather(index, question, params, partial(service.store.nearest, library, qvec, pool))
+        fused = fuse(index, question, found, params)
+        signals = candidate_signals(index, question, [cid for cid, _ in fused], found.nearest, params)
         chunks, _ = service.store.get(library, list(signals.chunk_ids))
         text = {c.id: c.text for c in chunks}
         gold = [squash(f) for f in q.facts]

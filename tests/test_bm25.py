@@ -161,11 +161,11 @@ def test_filters_by_publisher_and_day_and_lists_facets(service):
     index = service.keyword_index("default")
     publishers, days = index.facets()
     assert publishers == ["Harbour Times", "Windward Daily"] and days == [20240301, 20240305]
-    every = index.search("Quokkaville turbines", 10)
+    every = index.search(tokens("Quokkaville turbines"), 10)
     assert len({h.chunk_id for h in every}) == 3
-    times = index.search("Quokkaville turbines", 10, publishers=["Harbour Times"])
+    times = index.search(tokens("Quokkaville turbines"), 10, publishers=["Harbour Times"])
     assert {h.chunk_id.split("-")[0] for h in times} == {ART[1].id, ART[2].id}
-    both = index.search("Quokkaville", 10, publishers=["Harbour Times"], days=[20240301])
+    both = index.search(tokens("Quokkaville"), 10, publishers=["Harbour Times"], days=[20240301])
     assert [h.chunk_id.split("-")[0] for h in both] == [ART[2].id]
     ids = [h.chunk_id for h in every]
     assert index.within(ids, days=[20240305]) == [i for i in ids if i.startswith(ART[1].id)]
@@ -175,14 +175,14 @@ def test_a_second_reader_of_the_same_file_sees_changes_made_through_the_first(se
     from tests.conftest import make_service
 
     service.ingest("default", ART[:1])
-    assert service.keyword_index("default").search("Quokkaville", 5)
+    assert service.keyword_index("default").search(tokens("Quokkaville"), 5)
     other = make_service(settings, embedder, encoding)  # same data dir: same keyword file
     try:
-        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 1
+        assert len(other.keyword_index("default").search(tokens("Quokkaville"), 5)) == 1
         service.ingest("default", ART[1:])
         service.keyword_index("default").sync()  # the first process copies the new chunks
-        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 3
+        assert len(other.keyword_index("default").search(tokens("Quokkaville"), 5)) == 3
         asyncio.run(service.remove("default", ART[0].id))
-        assert len(other.keyword_index("default").search("Quokkaville", 5)) == 2
+        assert len(other.keyword_index("default").search(tokens("Quokkaville"), 5)) == 2
     finally:
         other.close()

@@ -16,7 +16,9 @@ from chromadb.config import Settings as ChromaSettings
 
 from retrieval.models import Article
 from retrieval.settings import PROJECT_ROOT
-from retrieval.store.keyword_index import KeywordIndex, query_terms, term_coverage
+from retrieval.search.question import Question
+from retrieval.store.keyword_index import KeywordIndex
+from retrieval.text.terms import query_terms, term_coverage, tokens
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 from tests.processes import newsbot, user_env
 
@@ -34,7 +36,7 @@ def test_deleted_index_file_is_rebuilt_from_chroma(service, embedder, encoding):
     os.remove(path)
     again = make_service(service.settings, embedder, encoding)
     try:
-        assert again.keyword_index("default").search("Quokkaville", 10)
+        assert again.keyword_index("default").search(tokens("Quokkaville"), 10)
         assert again.keyword_index("default").chunk_ids() == set(again.store.ids("default"))
     finally:
         again.close()
@@ -47,7 +49,7 @@ def test_removing_a_few_articles_from_a_big_library_keeps_search_working(service
     assert service.search("default", "Zephyrine turbines Quokkaville")  # arrays loaded
     removed = service.store.articles("default")[0].source
     assert asyncio.run(service.remove("default", removed.article_id))
-    hits = service.keyword_index("default").search("Zephyrine turbines", 50)
+    hits = service.keyword_index("default").search(tokens("Zephyrine turbines"), 50)
     left = set(service.store.ids("default"))
     assert hits and {h.chunk_id for h in hits} <= left
     assert len(hits) == len(left)
@@ -84,7 +86,7 @@ def test_two_readers_creating_the_same_index_file_at_once_both_open_it(service, 
         start.wait()
         index = KeywordIndex(path, service.store, "default")
         try:
-            return len(index.search("Quokkaville", 10))
+            return len(index.search(tokens("Quokkaville"), 10))
         finally:
             index.close()
 
@@ -107,7 +109,7 @@ def test_another_process_writing_to_the_chroma_server_is_seen_by_the_next_search
         assert reader.keyword_index("shared").chunk_ids() == set(reader.store.ids("shared"))
         removed = newsbot(["remove", hits[0].source.article_id, "--library", "shared"], other, tmp_path)
         assert removed.code == 0, removed.err
-        assert reader.keyword_index("shared").search("Quokkaville", 5) == []
+        assert reader.keyword_index("shared").search(tokens("Quokkaville"), 5) == []
         assert reader.keyword_index("shared").chunk_ids() == set(reader.store.ids("shared")) == set()
     finally:
         reader.store.drop("shared")
@@ -119,14 +121,14 @@ def test_a_change_made_behind_the_indexs_back_is_picked_up_by_the_periodic_resyn
     service.ingest("default", [_article(1), _article(2)])
     index = KeywordIndex(settings.data_dir / "resync.sqlite3", service.store, "default", resync_seconds=1.0)
     try:
-        assert len(index.search("Zephyrine turbines", 50)) == 2
+        assert len(index.search(tokens("Zephyrine turbines"), 50)) == 2
         client = chromadb.PersistentClient(str(settings.resolved_chroma_path), ChromaSettings(anonymized_telemetry=False))
         gone = sorted(service.store.ids("default"))[0]
         (collection,) = [c for c in client.list_collections() if c.name.endswith("default")]  # newsbot's name for it
         collection.delete(ids=[gone])
-        assert gone in {h.chunk_id for h in index.search("Zephyrine turbines", 50)}  # not checked yet
+        assert gone in {h.chunk_id for h in index.search(tokens("Zephyrine turbines"), 50)}  # not checked yet
         time.sleep(1.1)
-        assert {h.chunk_id for h in index.search("Zephyrine turbines", 50)} == set(service.store.ids("default"))
+        assert {h.chunk_id for h in index.search(tokens("Zephyrine turbines"), 50)} == set(service.store.ids("default"))
         assert gone not in index.chunk_ids()
     finally:
         index.close()
@@ -182,12 +184,12 @@ def test_a_writer_killed_mid_ingest_leaves_no_disagreement(tmp_path, embedder, e
 def test_a_sub_search_reusing_the_questions_scores_scores_as_if_computed_afresh(service, tmp_path):
     service.ingest("default", [_article(i) for i in range(1, 6)])
     index = service.keyword_index("default")
-    question = ["zephyrine", "turbines", "week", "quokkaville"]
-    index.search("", 10, terms=question)  # cached: the sub-search below adds "week 3" to it
-    reused = index.search("", 10, terms=[*question, "week", "3"], publishers=(), days=())
+    question = tokens("zephyrine turbines week quokkaville")
+    index.search(question, 10)  # cached: the sub-search below adds "week 3" to it
+    reused = index.search([*question, "week", "3"], 10, publishers=(), days=())
     fresh = KeywordIndex(tmp_path / "fresh.sqlite3", service.store, "default")
     try:
-        direct = fresh.search("", 10, terms=[*question, "week", "3"])
+        direct = fresh.search([*question, "week", "3"], 10)
     finally:
         fresh.close()
     assert [h.chunk_id for h in reused] == [h.chunk_id for h in direct]
@@ -197,10 +199,10 @@ def test_a_sub_search_reusing_the_questions_scores_scores_as_if_computed_afresh(
 def test_a_word_no_chunk_had_is_found_once_an_article_brings_it(service):
     service.ingest("default", [_article(1)])
     index = service.keyword_index("default")
-    assert index.search("Xylophonics", 5) == []  # remembered as absent
+    assert index.search(tokens("Xylophonics"), 5) == []  # remembered as absent
     service.ingest("default", [Article(title="Xylophonics IPO", body="Xylophonics listed its shares today. " * 3)])
-    hits = index.search("Xylophonics", 5)
-    assert hits and len(hits) == len(service.store.ids("default")) - len(index.search("Zephyrine", 50))
+    hits = index.search(tokens("Xylophonics"), 5)
+    assert hits and len(hits) == len(service.store.ids("default")) - len(index.search(tokens("Zephyrine"), 50))
 
 
 def test_coverage_from_the_index_matches_coverage_read_from_the_text(service):
@@ -211,8 +213,8 @@ def test_coverage_from_the_index_matches_coverage_read_from_the_text(service):
     chunks, _ = service.store.get("default", ids)
     for question in ["Which turbines did Zephyrine ship to Quokkaville?", "Zephyrine report 2 turbines week",
                      "Who visited Biosyngen in May?", "Quokkaville's shipped turbines, reported weekly"]:
-        terms = query_terms(question)
-        expected = [term_coverage(terms, f"{c.source.title} {c.text}") for c in chunks]
-        assert index.coverage([c.id for c in chunks], terms).tolist() == pytest.approx(expected)
-    assert index.coverage(["no-such-chunk", chunks[0].id], ["zephyrine"]).tolist() == [0.0, 1.0]
+        expected = [term_coverage(query_terms(question), f"{c.source.title} {c.text}") for c in chunks]
+        term_stems = Question.parse(question).words.term_stems
+        assert index.coverage([c.id for c in chunks], term_stems).tolist() == pytest.approx(expected)
+    assert index.coverage(["no-such-chunk", chunks[0].id], [tuple(tokens("zephyrine"))]).tolist() == [0.0, 1.0]
     assert index.coverage([chunks[0].id], []).tolist() == [0.0]

@@ -1,6 +1,6 @@
 """Reading publishers, days and parts out of questions (pure functions, no model)."""
 
-from retrieval.search.hints import SourceHint, clauses, find_days, find_publishers, name_variants, source_hints
+from retrieval.search.hints import SourceHint, find_days, find_publishers, name_variants, source_hints
 
 PUBLISHERS = [
     "TechCrunch",
@@ -50,15 +50,3 @@ def test_a_day_no_publisher_claims_is_a_hint_of_its_own():
     hints = source_hints("What happened on November 18, 2023 at OpenAI?", PUBLISHERS, [20231118])
     assert hints == [SourceHint((), (20231118,), "")]
 
-
-def test_clauses_are_the_parts_of_a_question_with_content_words():
-    question = ("Which company, covered by TechCrunch, is accused of harming news publishers' revenues "
-                "and plans no further measures for YouTube, while The Verge reports its search deals?")
-    assert clauses(question) == [
-        "covered by TechCrunch",
-        "is accused of harming news publishers' revenues",
-        "plans no further measures for YouTube",
-        "The Verge reports its search deals",
-    ]
-    assert clauses("Who visited Biosyngen?") == ["Who visited Biosyngen"]
-    assert clauses("Who?") == ["Who?"]  # no clause has content words: the whole question

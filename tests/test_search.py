@@ -6,9 +6,13 @@ import threading
 import numpy as np
 import pytest
 
+from retrieval.embed.base import Embedder
 from retrieval.models import Passage
-from retrieval.search.features import FEATURES
+from retrieval.search.candidates import gather, read_question
+from retrieval.search.features import FEATURES, candidate_signals
+from retrieval.search.fusion import fuse
 from retrieval.search.params import SearchParams
+from retrieval.search.rerank import rerank
 from retrieval.search.searcher import Searcher
 from retrieval.settings import PROJECT_ROOT
 from retrieval.text.terms import query_terms, term_coverage
@@ -56,6 +60,18 @@ def test_retrieval_chooses_the_visit_article_over_the_later_biosyngen_news(seede
     assert "consuls" in passages[0].source.title.lower()
 
 
+def _fused(seeded, text, params):
+    """The question read, its fused candidates and their signals, through the stage modules as
+    bench/train_ranker.py goes through them (the vector pool searched in this thread)."""
+    index = seeded.keyword_index("default")
+    question = read_question(index, text, params)
+    qvec = np.asarray(seeded.embedder.embed(text), dtype=np.float32)
+    pool = max(params.candidates, params.vector_pool)
+    found = gather(index, question, params, lambda: seeded.store.nearest("default", qvec, pool))
+    fused = fuse(index, question, found, params)
+    return question, fused, candidate_signals(index, question, [cid for cid, _ in fused], found.nearest, params)
+
+
 class ReversingRanker:
     """A Ranker that prefers the last fused candidate, and records what it was shown."""
 
@@ -69,24 +85,21 @@ class ReversingRanker:
 
 def test_a_ranker_reorders_the_fused_candidates_from_their_feature_rows(seeded):
     question = "Which consuls general came to Biosyngen and when?"
-    params = SearchParams(k=10, min_similarity=None)
-    qvec = np.asarray(seeded.embedder.embed(question), dtype=np.float32)
-    fused = Searcher(seeded.store, seeded.embedder, seeded.keyword_index).ranked_ids("default", question, params, qvec)
+    params = SearchParams(k=1000, per_article=1000, min_similarity=None)  # every candidate, in ranked order
+    fused_ids = [cid for cid, _ in _fused(seeded, question, params)[1]]
     ranker = ReversingRanker()
     searcher = Searcher(seeded.store, seeded.embedder, seeded.keyword_index, ranker)
-    reranked = searcher.ranked_ids("default", question, params, qvec)
+    reranked = searcher.search("default", question, params)
     rows = ranker.rows[0]
-    assert rows.shape[1] == len(FEATURES) and rows[:, 0].tolist() == list(range(len(rows)))
-    fused_ids = [cid for cid, _ in fused]
-    assert [cid for cid, _ in reranked] == fused_ids[: len(rows)][::-1]
-    off = SearchParams(k=10, min_similarity=None, rerank=False)
-    assert [cid for cid, _ in searcher.ranked_ids("default", question, off, qvec)] == fused_ids
+    assert rows.shape == (len(fused_ids), len(FEATURES)) and rows[:, 0].tolist() == list(range(len(rows)))
+    assert [p.chunk_id for p in reranked] == fused_ids[::-1]
+    off = SearchParams(k=1000, per_article=1000, min_similarity=None, rerank=False)
+    assert [p.chunk_id for p in searcher.search("default", question, off)] == fused_ids
 
 
 def test_candidate_signals_describe_each_candidate(seeded):
     question = "Which consuls general came to Biosyngen, according to GeneOnline?"
-    qvec = np.asarray(seeded.embedder.embed(question), dtype=np.float32)
-    signals = seeded.searcher.candidates("default", question, SearchParams(), qvec)
+    signals = _fused(seeded, question, SearchParams())[2]
     n = len(signals.chunk_ids)
     assert n > 5 and len(signals.articles) == n and None not in signals.articles
     for name in ("bm25", "source_bm25", "clause_bm25", "coverage"):
@@ -179,13 +192,14 @@ def test_the_nearest_search_runs_in_the_question_worker_as_wide_as_the_ranking_n
     store = RecordingStore(seeded.store)
     searcher = Searcher(store, seeded.embedder, seeded.keyword_index, seeded.searcher._ranker)
     question = "Which diplomats visited Biosyngen in Guangzhou, and when?"
-    qvec = seeded.embedder.embed(question)
+    fused, signals = _fused(seeded, question, SearchParams())[1:]
+    reranked = [cid for cid, _ in rerank(seeded.searcher._ranker, signals, fused)[0]]
     cases = [
-        (SearchParams(k=8, per_article=8, min_similarity=None), 100),  # re-ranked: the vector pool
-        (SearchParams(k=8, per_article=8, min_similarity=None, rerank=False), 50),  # the candidates
-        (SearchParams(k=8, per_article=8, min_similarity=None, vector_weight=0), None),  # no vector search
+        (SearchParams(k=8, per_article=8, min_similarity=None), 100, reranked),  # re-ranked: the vector pool
+        (SearchParams(k=8, per_article=8, min_similarity=None, rerank=False), 50, [c for c, _ in fused]),  # the candidates
+        (SearchParams(k=8, per_article=8, min_similarity=None, vector_weight=0), None, None),  # no vector search
     ]
-    for params, width in cases:
+    for params, width, ranked in cases:
         store.nearest_calls.clear()
         passages = searcher.search("default", question, params)
         if width is None:
@@ -194,8 +208,33 @@ def test_the_nearest_search_runs_in_the_question_worker_as_wide_as_the_ranking_n
         assert len(store.nearest_calls) == 1
         thread, n = store.nearest_calls[0]
         assert thread.startswith("newsbot-question") and n == width
-        ranked = [cid for cid, _ in searcher.ranked_ids("default", question, params, qvec)]
         assert [p.chunk_id for p in passages] == ranked[: params.k]
+
+
+class InstantEmbedder(Embedder):
+    """Vectors from a table, at once (as a warm cache or a very fast model would give them)."""
+
+    def __init__(self, name, vectors):
+        self.name = name
+        self._vectors = vectors
+
+    def embed_batch(self, texts):
+        return np.stack([self._vectors[t] for t in texts])
+
+
+def test_the_nearest_search_runs_in_the_worker_even_when_the_embedding_is_done_at_once(seeded):
+    # An embedding finished before the search could ask to be told of it must not move the nearest
+    # search into the caller's thread, ahead of the keyword searches it is meant to overlap.
+    question = "Which diplomats visited Biosyngen in Guangzhou, and when?"
+    instant = InstantEmbedder(seeded.embedder.name, {question: seeded.embedder.embed(question)})
+    for _ in range(5):
+        store = RecordingStore(seeded.store)
+        searcher = Searcher(store, instant, seeded.keyword_index, seeded.searcher._ranker)  # a new worker each time
+        try:
+            assert searcher.search("default", question)
+        finally:
+            searcher.close()
+        assert [thread.startswith("newsbot-question") for thread, _ in store.nearest_calls] == [True]
 
 
 def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_search(seeded):
@@ -229,11 +268,10 @@ def test_a_failing_question_embedding_reaches_the_caller_and_runs_no_vector_sear
 def test_the_gates_word_coverage_comes_with_the_rankers_signals(seeded, question):
     # The re-ranking path hands the gate the coverage it computed from the per-stem BM25 matrix:
     # the same figure the keyword index computes on its own (and term_coverage from the text).
-    params = SearchParams()
-    signals = seeded.searcher.candidates("default", question, params, seeded.embedder.embed(question))
+    parsed, _, signals = _fused(seeded, question, SearchParams())
     index = seeded.keyword_index("default")
     assert signals.term_share is not None and len(signals.term_share) == len(signals.chunk_ids) > 0
-    np.testing.assert_allclose(signals.term_share, index.coverage(signals.chunk_ids, query_terms(question)), atol=1e-6)
+    np.testing.assert_allclose(signals.term_share, index.coverage(signals.chunk_ids, parsed.words.term_stems), atol=1e-6)
     chunks = {c.id: c for c in seeded.store.get("default", list(signals.chunk_ids))[0]}
     for cid, share in zip(signals.chunk_ids, signals.term_share):
         c = chunks[cid]

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.search.params import SearchParams
+from retrieval.search.question import Question
+from retrieval.store.keyword_index import KeywordIndex, share_of_terms
+
 # The order of the columns the ranker was trained on (bench/train_ranker.py writes them into the
 # model file; loading a model with other columns fails).
 FEATURES = (
@@ -72,4 +76,43 @@ def feature_matrix(signals: CandidateSignals) -> np.ndarray:
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float32) for name in FEATURES]) if n else np.zeros(
         (0, len(FEATURES)), dtype=np.float32
+    )
+
+
+def candidate_signals(
+    index: KeywordIndex,
+    question: Question,
+    ids: Sequence[str],
+    nearest: Sequence[tuple[str, float]],
+    params: SearchParams,
+) -> CandidateSignals:
+    """What the ranker is told about each of ``ids`` (candidates in fused order), from the keyword
+    index (in step already) and the (chunk id, cosine distance) of the nearest chunks."""
+    similarity = {cid: 1.0 - distance for cid, distance in nearest}
+    floor = min(similarity.values(), default=0.0)
+    source = np.zeros(len(ids), dtype=np.float32)
+    for named in question.sources:
+        source = np.maximum(source, index.relative_scores(
+            ids, named.stems, publishers=named.publishers, days=named.days, **params.keyword_scoring))
+    # Per-stem BM25 of the candidates: clause scores and coverage without another pass over the library.
+    gains, stems = index.term_matrix(ids, question.stems, **params.keyword_scoring)
+    column = {stem: i for i, stem in enumerate(stems)}
+    clause = np.zeros(len(ids), dtype=np.float32)
+    for part in question.clauses:
+        score = gains[:, sorted({column[t] for t in part.stems if t in column})].sum(axis=1)
+        if score.max(initial=0.0) > 0:
+            clause = np.maximum(clause, score / score.max())
+    present = gains > 0  # BM25's idf is always positive, so a gain means the stem is there
+    articles = index.articles(ids)
+    share = share_of_terms(present, stems, question.words.term_stems)
+    share[[i for i, a in enumerate(articles) if a is None]] = 0.0  # not in the index yet
+    return CandidateSignals(
+        chunk_ids=ids,
+        articles=articles,
+        bm25=index.relative_scores(ids, question.stems, **params.keyword_scoring),
+        vector=np.array([similarity.get(cid, floor) for cid in ids], dtype=np.float32),
+        source_bm25=source,
+        clause_bm25=clause,
+        coverage=(present.sum(axis=1) / max(1, len(stems))).astype(np.float32),
+        term_share=share,
     )

@@ -1,38 +1,41 @@
-"""The relevance gate and the per-article cap: which ranked candidates become passages."""
+"""Stage 4, the gate: which ranked candidates become passages.
+
+The relevance gate keeps a candidate that is semantically close to the question, or that holds
+most of the question's content words (names the embedding model does not know); the per-article
+cap keeps a few chunks of one article from filling every place. Decided from what is already known
+(articles, word coverage, the vector search's similarities) plus the stored vectors of the few
+candidates that need one, so only the passages returned have their text read from Chroma.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from retrieval.search.params import SearchParams
-from retrieval.store.chroma import ChromaStore
-from retrieval.store.keyword_index import KeywordIndex
-from retrieval.text.terms import query_terms
 
 
 def choose(
-    index: KeywordIndex,
-    store: ChromaStore,
-    library: str,
-    query: str,
     ranked: Sequence[tuple[str, float]],
+    articles: Sequence[str | None],
     similarity: dict[str, float],
-    qvec: np.ndarray,
     params: SearchParams,
+    *,
+    coverage: Callable[[], np.ndarray],
+    read_similarities: Callable[[Sequence[str]], dict[str, float]],
     gone: set[str],
-    coverage: np.ndarray | None = None,
 ) -> list[tuple[str, float]]:
-    """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` per
-    article: decided from the keyword index (articles, word coverage) and the vectors, so only
-    the passages returned have their text read from Chroma (a read that grows with the library).
-    Chunks the index does not hold are never chosen.
-    ``similarity`` (known cosine similarities) is completed as vectors are read; ``gone`` collects
-    chunks no longer in Chroma. ``coverage``: the candidates' word coverage if known (else
-    computed when first needed)."""
+    """The best ``k`` of ``ranked`` that pass the relevance gate, at most ``per_article`` of each
+    of ``articles`` (the article of each ranked chunk; None: a chunk the index does not hold,
+    never chosen).
+
+    ``similarity``: the cosine similarity to the question of the chunks it is known for; completed
+    from ``read_similarities(ids)`` (those of ``ids`` still stored) as needed, and ``gone`` collects
+    the chunks found no longer stored. ``coverage()``: the share of the question's terms each ranked
+    chunk holds, asked for once, when first needed."""
     ids = [cid for cid, _ in ranked]
-    articles = index.articles(ids)
+    shares: np.ndarray | None = None
     per_article: dict[str, int] = {}
     out: list[tuple[str, float]] = []
     for i, (cid, score) in enumerate(ranked):
@@ -42,12 +45,16 @@ def choose(
         if aid is None or cid in gone or per_article.get(aid, 0) >= params.per_article:
             continue
         if params.min_similarity is not None and similarity.get(cid, -1.0) < params.min_similarity:
-            if coverage is None:
-                coverage = index.coverage(ids, query_terms(query))
-            if coverage[i] < params.min_coverage:
+            if shares is None:
+                shares = coverage()
+            if shares[i] < params.min_coverage:
                 if cid not in similarity:
-                    ahead = [j for j in range(i, min(i + 4 * params.k, len(ids))) if coverage[j] < params.min_coverage]
-                    _read_similarities(store, library, [ids[j] for j in ahead], similarity, qvec, gone)
+                    # the next few candidates that may need a similarity too, read in one call
+                    ahead = [ids[j] for j in range(i, min(i + 4 * params.k, len(ids))) if shares[j] < params.min_coverage]
+                    wanted = [c for c in ahead if c not in similarity and c not in gone]
+                    found = read_similarities(wanted)
+                    similarity.update((c, found[c]) for c in wanted if c in found)
+                    gone.update(c for c in wanted if c not in found)
                 if cid in gone or similarity[cid] < params.min_similarity:
                     continue
         per_article[aid] = per_article.get(aid, 0) + 1
@@ -55,16 +62,3 @@ def choose(
         if len(out) >= params.k:
             break
     return out
-
-def _read_similarities(
-    store: ChromaStore, library: str, ids: Sequence[str], similarity: dict[str, float], qvec: np.ndarray, gone: set[str]
-) -> None:
-    """Cosine similarity to the question of those of ``ids`` the vector search did not return
-    (the next few candidates that may need it, read in one call)."""
-    wanted = [cid for cid in ids if cid not in similarity and cid not in gone]
-    vectors = store.vectors(library, wanted)
-    for cid in wanted:
-        if cid in vectors:
-            similarity[cid] = float(np.dot(vectors[cid], qvec))
-        else:
-            gone.add(cid)

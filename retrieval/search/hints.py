@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from retrieval.text.terms import MONTHS, query_terms
+from retrieval.text.terms import MONTHS
 
 _MONTH = r"(?P<month>" + "|".join(m.title() for m in MONTHS) + "|" + "|".join(m[:3].title() for m in MONTHS) + r")\.?"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
@@ -29,8 +29,6 @@ _BREAK = re.compile(
 # After a name, this means the name closes its part ("..., according to Fortune, and ...").
 _CLOSES = re.compile(r"^[\s'\"’”)]*(?:$|[,.;?!:]|(?:and|or|but|while|whereas)\b)", re.IGNORECASE)
 MIN_NAME_CHARS = 3
-# Where a question's clauses part: "Which company, covered by TechCrunch, is accused of X and plans Y?"
-_CLAUSE = re.compile(r"[,;?]|\b(?:and|while|whereas|but|or)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -131,9 +129,3 @@ def source_hints(question: str, publishers: Sequence[str], days: Sequence[int]) 
     hints.extend(SourceHint((), d) for p, d in dated if p not in claimed)
     return list(dict.fromkeys(hints))
 
-
-def clauses(question: str, *, min_words: int = 2) -> list[str]:
-    """The question's clauses with at least ``min_words`` content words (the whole question when
-    none has): each clause of a multi-part question tends to paraphrase one fact in one article."""
-    parts = [p.strip() for p in _CLAUSE.split(question)]
-    return [p for p in parts if len(query_terms(p)) >= min_words] or [question]

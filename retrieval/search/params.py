@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,27 +25,17 @@ class SearchParams:
     title_weight: float = 1.0  # BM25 weight of a title word (a body word's is 1)
     bm25_k1: float = 0.9
     bm25_b: float = 0.5
-    # Sub-searches for each publisher / day the question names (see retrieval.search.hints).
+    # A keyword sub-search for each publisher / day the question names (retrieval.search.candidates).
     source_hints: bool = True
-    hint_candidates: int = 20
     hint_weight: float = 2.0
-    hint_vectors: bool = False  # also fuse the vector results from that source (out of vector_pool)
-    vector_pool: int = 100  # nearest chunks whose similarity the re-ranker (and hint_vectors) use
-    focus_boost: int = 1  # extra weight (repeats) of the words of the question's part about that source
-    min_focus_terms: int = 3
-    # "interleave": the best chunk of each named source in turn, so every source the question
-    # names is represented near the top; "fuse": one fused ranking.
-    hint_order: str = "interleave"
+    vector_pool: int = 100  # nearest chunks whose similarity the re-ranker uses
     # Re-rank the fused candidates with the learned ranker (when the Searcher has one).
     rerank: bool = True
 
-
-QuestionVector = np.ndarray | Future
-
-
-def question_vector(qvec: QuestionVector) -> np.ndarray:
-    """The question's vector, waiting for it when it is still being computed."""
-    return np.asarray(qvec.result() if isinstance(qvec, Future) else qvec, dtype=np.float32)
+    @property
+    def keyword_scoring(self) -> dict:
+        """How the keyword index scores: the keyword arguments of its search and score methods."""
+        return {"title_weight": self.title_weight, "bm25": (self.bm25_k1, self.bm25_b)}
 
 
 class Ranker(Protocol):

@@ -1,5 +1,8 @@
 """A BM25 keyword index over a library: searches run on numpy arrays (retrieval.store.bm25) loaded from the
 library's keyword file (retrieval.store.keyword_file), which is kept in step with Chroma before each search.
+
+Searches are given stems (retrieval.text.terms.tokens of a question's content words, cut once by the
+caller), never text: a stem given twice counts twice, and stopwords, never indexed, are skipped.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ import numpy as np
 from retrieval.store.bm25 import Bm25
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.keyword_file import SKIP, KeywordFile
-from retrieval.text.terms import query_terms, term_coverage, tokens
 
-__all__ = ["KeywordHit", "KeywordIndex", "query_terms", "term_coverage"]
+__all__ = ["KeywordHit", "KeywordIndex", "share_of_terms"]
 
 CACHED_SCORES = 8  # a question's searches and the re-ranking features read the same few arrays
 
@@ -111,8 +113,10 @@ class KeywordIndex:
                     out.append(cid)
             return out
 
-    def _scores(self, words: Sequence[str], title_weight: float, bm25: tuple[float, float] | None) -> np.ndarray | None:
-        stems = Counter(t for w in words for t in tokens(w) if t not in SKIP)
+    def _scores(self, query: Sequence[str], title_weight: float, bm25: tuple[float, float] | None) -> np.ndarray | None:
+        if isinstance(query, str):  # a sequence of one-letter "stems" that would find nothing
+            raise TypeError("the keyword index takes stems (retrieval.text.terms.tokens of the words), not text")
+        stems = Counter(t for t in query if t not in SKIP)
         if not stems:
             return None
         key = (tuple(sorted(stems.items())), title_weight, bm25)
@@ -160,26 +164,23 @@ class KeywordIndex:
 
     def search(
         self,
-        text: str,
+        stems: Sequence[str],
         n: int,
         *,
-        terms: Sequence[str] | None = None,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
         sync: bool = True,
     ) -> list[KeywordHit]:
-        """Best ``n`` chunks by BM25 for the question's content words (``terms``; a word given
-        twice counts twice), optionally only those from ``publishers`` and/or on ``days`` (yyyymmdd).
-        ``bm25`` overrides the index's (k1, b). ``sync=False`` skips the check against Chroma (for
-        a search that has just made it)."""
+        """Best ``n`` chunks by BM25 for ``stems`` (a stem given twice counts twice), optionally
+        only those from ``publishers`` and/or on ``days`` (yyyymmdd). ``bm25`` overrides the index's
+        (k1, b). ``sync=False`` skips the check against Chroma (for a search that has just made it)."""
         if sync:
             self.sync()
-        words = list(terms) if terms is not None else query_terms(text)
         with self._lock:
             self._refresh()
-            scores = self._scores(words, title_weight, bm25)
+            scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return []
             slots = self._bm25.top(scores, n, self._mask(publishers, days))
@@ -192,19 +193,19 @@ class KeywordIndex:
     def relative_scores(
         self,
         chunk_ids: Sequence[str],
-        words: Sequence[str],
+        stems: Sequence[str],
         *,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
     ) -> np.ndarray:
-        """BM25 of each chunk for ``words`` as a share of the best any chunk gets (among those from
+        """BM25 of each chunk for ``stems`` as a share of the best any chunk gets (among those from
         ``publishers`` / on ``days``, when given; chunks outside them get 0)."""
         with self._lock:
             self._refresh()
             out = np.zeros(len(chunk_ids), dtype=np.float32)
-            scores = self._scores(words, title_weight, bm25)
+            scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return out
             mask = self._mask(publishers, days)
@@ -220,34 +221,35 @@ class KeywordIndex:
     def term_matrix(
         self,
         chunk_ids: Sequence[str],
-        words: Sequence[str],
+        stems: Sequence[str],
         *,
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
     ) -> tuple[np.ndarray, list[str]]:
-        """Each distinct searchable stem of ``words``'s share of each chunk's BM25 score: a
-        (chunks, stems) matrix (0 where the chunk lacks the stem), and the stems."""
-        stems = searchable_stems(words)
+        """Each distinct searchable one of ``stems``'s share of each chunk's BM25 score: a
+        (chunks, stems) matrix (0 where the chunk lacks the stem), and those stems."""
+        columns = searchable_stems(stems)
         with self._lock:
             self._refresh()
-            ids = [self._file.term_id(t) for t in stems]
+            ids = [self._file.term_id(t) for t in columns]
             k1, b = bm25 if bm25 is not None else (None, None)
             gains = self._bm25.term_gains([-1 if i is None else i for i in ids], self._slots(chunk_ids), title_weight, k1, b)
-            return gains, stems
+            return gains, columns
 
-    def coverage(self, chunk_ids: Sequence[str], terms: Sequence[str]) -> np.ndarray:
-        """Share of ``terms`` (query_terms) each chunk holds all the words of, in its title or body:
-        retrieval.text.terms.term_coverage without reading the text. Stopwords inside a term ("at" in
-        "at&t") are never indexed, so they count as present; chunks the index lacks get 0."""
-        if not terms:
+    def coverage(self, chunk_ids: Sequence[str], term_stems: Sequence[Sequence[str]]) -> np.ndarray:
+        """Share of a question's terms (given as each term's stems) each chunk holds all the words
+        of, in its title or body: retrieval.text.terms.term_coverage without reading the text.
+        Stopwords inside a term ("at" in "at&t") are never indexed, so they count as present; chunks
+        the index lacks get 0."""
+        if not term_stems:
             return np.zeros(len(chunk_ids), dtype=np.float32)
-        stems = searchable_stems(terms)
+        stems = searchable_stems([s for each in term_stems for s in each])
         with self._lock:
             self._refresh()
             slots = self._slots(chunk_ids)
             ids = [self._file.term_id(t) for t in stems]
             present = self._bm25.contains([-1 if i is None else i for i in ids], slots)
-        out = share_of_terms(present, stems, terms)
+        out = share_of_terms(present, stems, term_stems)
         out[slots < 0] = 0.0
         return out
 
@@ -258,21 +260,23 @@ class KeywordIndex:
             return [(self._by_chunk.get(cid) or (None,))[0] for cid in chunk_ids]
 
 
-def searchable_stems(words: Sequence[str]) -> list[str]:
-    """The distinct indexed stems of ``words``, in order (stopwords are never indexed)."""
-    return list(dict.fromkeys(t for w in words for t in tokens(w) if t not in SKIP))
+def searchable_stems(stems: Sequence[str]) -> list[str]:
+    """The distinct indexed ones of ``stems``, in order (stopwords are never indexed)."""
+    return list(dict.fromkeys(t for t in stems if t not in SKIP))
 
 
-def share_of_terms(present: np.ndarray, stems: Sequence[str], terms: Sequence[str]) -> np.ndarray:
-    """Share of ``terms`` (query_terms) each row holds all the searchable words of, from a (rows,
-    stems) presence matrix; a term made only of stopwords counts as held (it is never indexed)."""
+def share_of_terms(present: np.ndarray, stems: Sequence[str], term_stems: Sequence[Sequence[str]]) -> np.ndarray:
+    """Share of a question's terms (each term's stems) each row holds all the searchable stems of,
+    from a (rows, ``stems``) presence matrix; a term made only of stopwords counts as held (it is
+    never indexed)."""
     out = np.zeros(present.shape[0], dtype=np.float32)
-    if not terms:
+    if not term_stems:
         return out
     column = {stem: i for i, stem in enumerate(stems)}
-    for term in terms:
-        out += present[:, [column[t] for t in tokens(term) if t not in SKIP]].all(axis=1)
-    return out / len(terms)
+    for each in term_stems:
+        out += present[:, [column[t] for t in each if t not in SKIP]].all(axis=1)
+    return out / len(term_stems)
+
 
 
 _REMOVED = ("", "", None, None)  # layout of a removed document's slot
