@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable
 from importlib import metadata
@@ -125,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every NewsbotError becomes one clear line on stderr."""
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
+    # pypdf logs the flaws of a damaged PDF as warnings, which Python would print to stderr before
+    # newsbot's own line about the file; the bot's log (set up by `newsbot run`) still records them.
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())
     try:
         notices = check_environment(os.environ)  # misspelt setting names: one warning each
         for line in notices:
