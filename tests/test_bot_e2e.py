@@ -489,7 +489,7 @@ async def test_commands_sync_to_the_dev_guild_once(fake, llm, tmp_path, embedder
     (sync,) = fake.command_syncs
     assert sync[1] == GUILD_A
     commands = {c["name"]: c for c in sync[2]}
-    assert set(commands) == {"ask", "add", "articles", "remove", "stats"}
+    assert set(commands) == {"ask", "add", "articles", "latest", "remove", "stats"}
     assert int(commands["add"]["default_member_permissions"]) == 1 << 5  # Manage Server
     question = commands["ask"]["options"][0]
     assert (question["name"], question["required"], question["max_length"]) == ("question", True, 2000)
