@@ -21,8 +21,8 @@ from retrieval.text.tokens import offline_cache_dir
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 # Arguments that must be text (file names may be any bytes): how messages name them.
-TEXT_ARGUMENTS = {"question": "The question", "topic": "The topic", "title": "--title", "source": "--source", "published": "--published",
-                  "library": "--library", "article_id": "ARTICLE_ID"}
+TEXT_ARGUMENTS = {"question": "The question", "topic": "The topic", "title": "--title", "source": "--source",
+                  "published": "--published", "library": "--library", "article_id": "ARTICLE_ID"}
 
 
 class UsageError(NewsbotError):

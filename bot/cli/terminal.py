@@ -128,7 +128,8 @@ def print_latest(console: Console, result: LatestArticles) -> None:
         say(f"{count} article{'s' if count != 1 else ''} {result.period()}, newest first{undated}:")
     for row in result.rows:
         s = row.source
-        say(f"{s.published.isoformat() if s.published else 'no date':10}  {s.title}" + (f" — {s.publisher}" if s.publisher else ""))
+        publisher = f" — {s.publisher}" if s.publisher else ""
+        say(f"{s.published.isoformat() if s.published else 'no date':10}  {s.title}{publisher}")
         if s.url:
             say(f"{'':10}  {s.url}")
     if result.undated_skipped:

@@ -87,7 +87,8 @@ def read_docx(name: str, data: bytes) -> DocumentText:
         blocks = _docx_blocks(document)
         title = _meta_title(document.core_properties.title)
     except Exception:  # a zip that is not a Word document raises KeyError, a damaged part ValueError…
-        raise _unreadable(name, "Word (.docx)", "Save it from Word as .docx (an old .doc file too), or paste the article text.") from None
+        hint = "Save it from Word as .docx (an old .doc file too), or paste the article text."
+        raise _unreadable(name, "Word (.docx)", hint) from None
     if title is None:
         title = next((text for style, text in blocks if style.lower().startswith(_TITLE_STYLES)), None)
     if blocks and title is not None and " ".join(blocks[0][1].split()) == title:
