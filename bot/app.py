@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.cogs.add import AddCog
 from bot.cogs.ask import AskCog
 from bot.cogs.feedback import FeedbackCog
+from bot.cogs.latest import LatestCog
 from bot.cogs.library import LibraryCog
 from bot.cogs.stats import StatsCog
 from bot.errors import NO_MENTIONS, report_interaction_error
@@ -88,6 +89,7 @@ class _NewsBotMixin(_Base):
         )
         await self.add_cog(AddCog(self, service=self.service, settings=s))
         await self.add_cog(LibraryCog(self, service=self.service, settings=s))
+        await self.add_cog(LatestCog(self, service=self.service, settings=s))
         await self.add_cog(StatsCog(self, service=self.service, votes=self.votes, settings=s))
         await self.sync_commands()
 

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Protocol
 
 from retrieval.models import ArticleSummary, IngestResult, LibraryStats
+from retrieval.recent import LatestArticles
 
 
 class AnswerService(Protocol):
@@ -50,6 +51,8 @@ class AnswerService(Protocol):
     async def list_articles(
         self, library: str, *, offset: int = 0, limit: int = 10
     ) -> tuple[list[ArticleSummary], int]: ...
+
+    async def latest(self, library: str, topic: str | None = None, *, days: int | None = None) -> LatestArticles: ...
 
     async def remove(self, library: str, article_id: str) -> bool: ...
 

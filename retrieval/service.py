@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer.answerer import Answerer, AnswerEvent, AnswerStatus, Stage
+from retrieval.answer.answerer import Answerer, AnswerDone, AnswerEvent, AnswerStatus, Stage
 from retrieval.answer.llm import ChatModel, RetryPolicy
 from retrieval.answer.prompts import PROMPT_TURNS, PromptSet
 from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker
@@ -28,7 +28,9 @@ from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
+from retrieval.recent import LatestArticles, RecentArticles, nothing_recent
 from retrieval.search.params import Ranker, SearchParams
+from retrieval.search.recency import recency_window
 from retrieval.search.searcher import Searcher
 from retrieval.settings import Settings
 from retrieval.store.chroma import ChromaStore
@@ -58,9 +60,11 @@ class NewsService:
         prompts: PromptSet,
         ingest_embedder: Embedder | None = None,
         ranker: Ranker | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         """``embedder`` serves questions; ``ingest_embedder`` (default: the same) embeds articles;
-        ``ranker`` re-ranks search candidates (None: the fused ranking as it is)."""
+        ``ranker`` re-ranks search candidates (None: the fused ranking as it is); ``today``: the
+        date recent news ("this week", /latest) counts back from."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -72,6 +76,8 @@ class NewsService:
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
         self.writer = LibraryWriter(store, self.ingestor)  # one write at a time per library
         self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
+        self._today = today
+        self.recent = RecentArticles(store, self.search, self.search_params, today)
         self.answerer = Answerer(
             chat=chat,
             prompts=prompts,
@@ -80,6 +86,7 @@ class NewsService:
             retry=RetryPolicy(max_retries=settings.llm_max_retries),
             deadline=settings.llm_deadline,
             embedder=embedder,
+            today=today,
         )
 
     @classmethod
@@ -147,23 +154,34 @@ class NewsService:
             )
         return text
 
-    def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
-        """Ranked passages for ``query``. Blocking: ``ask`` runs it in a worker thread."""
-        params = params or SearchParams(
+    def search_params(self) -> SearchParams:
+        """How questions are searched, as configured."""
+        return SearchParams(
             k=self.settings.top_k,
             per_article=self.settings.passages_per_article,
             min_similarity=self.settings.min_similarity,
         )
-        return self.searcher.search(library, query, params)
+
+    def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
+        """Ranked passages for ``query``. Blocking: ``ask`` runs it in a worker thread."""
+        return self.searcher.search(library, query, params or self.search_params())
 
     async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
         validate_library(library)
         yield AnswerStatus(Stage.SEARCHING)
+        # "this week", "latest"…: only articles published since ``since`` count (their words are not searched for).
+        since, searched = recency_window(text, self._today(), self.settings.latest_days)
         # A follow-up ("and when was that?") is searched together with the turns before it.
-        query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [text])
-        passages = await asyncio.to_thread(self.search, library, query)
+        query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [searched])
+        if since is None:
+            passages = await asyncio.to_thread(self.search, library, query)
+        else:
+            passages, recent = await asyncio.to_thread(self.recent.passages, library, query, since)
+            if not passages:
+                yield AnswerDone(nothing_recent(since, recent))
+                return
         async for event in self.answerer.stream(text, passages, history):
             yield event
 
@@ -249,6 +267,15 @@ class NewsService:
         """Articles newest first, ``limit`` of them from ``offset`` (None: all), and how many there are."""
         rows = await asyncio.to_thread(self.store.articles, validate_library(library))
         return rows[offset : None if limit is None else offset + limit], len(rows)
+
+    async def latest(self, library: str, topic: str | None = None, *, days: int | None = None) -> LatestArticles:
+        """The articles of the last ``days`` days (default: NEWSBOT_LATEST_DAYS), newest first,
+        optionally only those the search finds for ``topic``."""
+        days = self.settings.latest_days if days is None else days
+        if days < 1:
+            raise InputError(f"{days} is not a number of days.", hint="Give 1 or more days.")
+        topic = self.validate_question(topic) if topic and topic.strip() else None
+        return await asyncio.to_thread(self.recent.latest, library, topic, days)
 
     async def count(self, library: str) -> int:
         """Chunks in ``library`` (0 when it does not exist)."""

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     context_tokens: int = Field(
         default=3000, ge=200, validation_alias=env_alias("NEWSBOT_CONTEXT_TOKENS", "context_tokens")
     )
+    # Days /latest looks back unless told, and what "latest", "recent" or "what's new" in a question mean.
+    latest_days: int = Field(default=7, ge=1, le=3650, validation_alias=env_alias("NEWSBOT_LATEST_DAYS", "latest_days"))
 
     # limits on input
     max_question_chars: int = Field(

@@ -54,8 +54,9 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
-def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None):
-    """A NewsService with the real store, model and ranker; the chat model is whatever the test hands in."""
+def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_embedder=None, **extra):
+    """A NewsService with the real store, model and ranker; the chat model is whatever the test hands in;
+    ``extra``: more of NewsService's collaborators (``today``, say)."""
     from retrieval.answer.prompts import PromptSet
     from retrieval.search.trees import load_ranker
     from retrieval.service import NewsService
@@ -73,6 +74,7 @@ def make_service(settings: Settings, embedder, encoding, *, chat=None, ingest_em
         prompts=PromptSet.load(),
         ingest_embedder=ingest_embedder,
         ranker=load_ranker() if settings.rerank else None,
+        **extra,
     )
 
 

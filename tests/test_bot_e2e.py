@@ -259,7 +259,7 @@ async def test_refusals_are_ephemeral_and_change_nothing(fake, llm, tmp_path, em
             GUILD_A, CHAN_A, ALICE, "add", {"text": "Body.", "published": "last week"}
         )
         bad_file = await fake.send_slash_command(
-            GUILD_A, CHAN_A, ALICE, "add", attachments={"file": ("report.pdf", b"%PDF-1.4", "application/pdf")}
+            GUILD_A, CHAN_A, ALICE, "add", attachments={"file": ("photo.png", b"\x89PNG", "image/png")}
         )
         remove = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "remove", {"id": "u1"})
         dm = await fake.send_slash_command(None, 0, BOB, "ask", {"question": "Anything new?"})
@@ -282,7 +282,7 @@ async def test_refusals_are_ephemeral_and_change_nothing(fake, llm, tmp_path, em
     )
     assert texts[1] == "Give exactly one of url, text or file."
     assert texts[2].startswith("“last week” is not a date.")
-    assert "I can't read .pdf files." in texts[3]
+    assert "I can't read .png files." in texts[3]
     assert texts[5].startswith("Sorry, I only answer in servers.")
     assert dm_reply.content.startswith("Sorry, I only answer in servers.")
     assert dm_reply.message_reference["message_id"] == str(dm_message.id)
@@ -467,7 +467,7 @@ async def test_commands_sync_to_the_dev_guild_once(fake, llm, tmp_path, embedder
     (sync,) = fake.command_syncs
     assert sync[1] == GUILD_A
     commands = {c["name"]: c for c in sync[2]}
-    assert set(commands) == {"ask", "add", "articles", "remove", "stats"}
+    assert set(commands) == {"ask", "add", "articles", "latest", "remove", "stats"}
     assert int(commands["add"]["default_member_permissions"]) == 1 << 5  # Manage Server
     question = commands["ask"]["options"][0]
     assert (question["name"], question["required"], question["max_length"]) == ("question", True, 2000)

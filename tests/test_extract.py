@@ -267,7 +267,7 @@ def test_json_file_overrides_apply_only_when_given():
     assert [(a.title, a.publisher) for a in forced] == [("A", "Forced"), ("B", "Forced")]
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "photo.png", "README"])
+@pytest.mark.parametrize("name", ["report.odt", "photo.png", "README"])
 def test_unsupported_file_type_lists_supported_ones(name):
     message = refusal(articles_from_file, name, b"whatever", max_bytes=LIMIT)
     assert all(ext in message for ext in SUPPORTED_EXTENSIONS)
@@ -296,12 +296,12 @@ def test_path_refuses_missing_file_and_folder(tmp_path):
 
 
 def test_iter_article_files_sorted_supported_and_not_hidden(tmp_path):
-    for rel in ["b.txt", "a.md", "c.pdf", ".hidden.txt", ".git/x.txt", "sub/d.json", "sub/e.HTML", "z.htm"]:
+    for rel in ["b.txt", "a.md", "c.pdf", "c.odt", ".hidden.txt", ".git/x.txt", "sub/d.json", "sub/e.HTML", "z.htm"]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x", encoding="utf-8")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_article_files(tmp_path)]
-    assert found == ["a.md", "b.txt", "sub/d.json", "sub/e.HTML", "z.htm"]
+    assert found == ["a.md", "b.txt", "c.pdf", "sub/d.json", "sub/e.HTML", "z.htm"]
     refusal(iter_article_files, tmp_path / "b.txt")
 
 

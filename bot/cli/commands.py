@@ -1,4 +1,4 @@
-"""The library commands: ask, add, list, remove, stats, reindex; and run (the Discord bot).
+"""The library commands: ask, add, list, latest, remove, stats, reindex; and run (the Discord bot).
 
 Each takes the parsed arguments, the settings and a console, and returns the exit code. The
 service is async: each command runs it with ``asyncio.run``.
@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.terminal import print_answer, print_failures, print_ingest, printable, progress_bar, show_stream
+from bot.cli.terminal import (
+    print_answer,
+    print_failures,
+    print_ingest,
+    print_latest,
+    printable,
+    progress_bar,
+    show_stream,
+)
 from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
@@ -98,6 +106,17 @@ def cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> 
         cells = (s.article_id, s.published.isoformat() if s.published else "", s.publisher or "", s.title, str(r.chunks))
         table.add_row(*(Text(printable(cell)) for cell in cells))  # Text: a "[" in a title is not markup
     console.print(table if rows else Text(f"Library '{args.library}' is empty."))
+    return 0
+
+
+def cmd_latest(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """The articles of the last days, newest first (undated ones after them when no topic is given)."""
+    service = open_service(settings, "latest")
+    try:
+        result = asyncio.run(service.latest(args.library, " ".join(args.topic) or None, days=args.days))
+    finally:
+        service.close()
+    print_latest(console, result)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable
 from importlib import metadata
@@ -20,8 +21,8 @@ from retrieval.text.tokens import offline_cache_dir
 
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 # Arguments that must be text (file names may be any bytes): how messages name them.
-TEXT_ARGUMENTS = {"question": "The question", "title": "--title", "source": "--source", "published": "--published",
-                  "library": "--library", "article_id": "ARTICLE_ID"}
+TEXT_ARGUMENTS = {"question": "The question", "topic": "The topic", "title": "--title", "source": "--source",
+                  "published": "--published", "library": "--library", "article_id": "ARTICLE_ID"}
 
 
 class UsageError(NewsbotError):
@@ -39,6 +40,7 @@ HANDLERS: dict[str, Handler] = {
     "ask": commands.cmd_ask,
     "add": commands.cmd_add,
     "list": commands.cmd_list,
+    "latest": commands.cmd_latest,
     "remove": commands.cmd_remove,
     "stats": commands.cmd_stats,
     "reindex": commands.cmd_reindex,
@@ -52,6 +54,13 @@ def installed_version() -> str:
         return metadata.version("newsbot")
     except metadata.PackageNotFoundError:
         return "unknown (not installed; run pip install -e .)"
+
+
+def days_argument(text: str) -> int:
+    """``--days``: a whole number of days, 1 or more."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a number of days (give 1 or more, e.g. --days 30)")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--published", help="publication date, e.g. 2022-05-27")
     add.add_argument("--source", help="publisher name")
     command("list", "list the articles in the library")
+    latest = command("latest", "the newest articles, optionally about a topic")
+    latest.add_argument("topic", nargs="*", help="only articles about this (found by the normal search)")
+    latest.add_argument("--days", type=days_argument, help="how many days back; default: NEWSBOT_LATEST_DAYS (7)")
     rm = command("remove", "remove an article by its id (see `newsbot list`)")
     rm.add_argument("article_id")
     command("stats", "article and chunk counts")
@@ -125,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every NewsbotError becomes one clear line on stderr."""
     args = build_parser().parse_args(argv)
     err = Console(stderr=True)
+    # pypdf logs the flaws of a damaged PDF as warnings, which Python would print to stderr before
+    # newsbot's own line about the file; the bot's log (set up by `newsbot run`) still records them.
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())
     try:
         notices = check_environment(os.environ)  # misspelt setting names: one warning each
         for line in notices:

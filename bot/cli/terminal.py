@@ -16,6 +16,7 @@ from bot.render import status_text
 from retrieval.answer.answerer import AnswerDelta, AnswerDone, AnswerReset, AnswerStatus
 from retrieval.ingest.gather import ReadFailure
 from retrieval.models import Answer, IngestResult
+from retrieval.recent import LatestArticles
 
 # C0 and C1 control characters but newline and tab (ESC starts the terminal's escape sequences, BEL
 # ends some), and lone surrogates (bytes of a file name that were not UTF-8).
@@ -110,3 +111,26 @@ def print_failures(console: Console, failures: list[ReadFailure]) -> None:
     for f in failures:
         line = f.reason if f.source in f.reason else f"{f.source}: {f.reason}"  # a URL's reason names it
         console.print(printable(f"newsbot: {line}"), highlight=False, markup=False, soft_wrap=True)
+
+
+def print_latest(console: Console, result: LatestArticles) -> None:
+    """``newsbot latest``: what period it covers, then each article's date, title and publisher, and
+    its link on the next line (whole, so the terminal can open it)."""
+    def say(line: str) -> None:
+        console.print(printable(line), highlight=False, markup=False, soft_wrap=True)
+
+    count = len(result.articles)
+    if not result.rows:
+        say(f"No articles {result.period()}.")
+    else:
+        undated = f", then {len(result.undated)} with no date" if result.undated else ""
+        say(f"{count} article{'s' if count != 1 else ''} {result.period()}, newest first{undated}:")
+    for row in result.rows:
+        s = row.source
+        publisher = f" — {s.publisher}" if s.publisher else ""
+        say(f"{s.published.isoformat() if s.published else 'no date':10}  {s.title}{publisher}")
+        if s.url:
+            say(f"{'':10}  {s.url}")
+    if result.undated_skipped:
+        say(f"{result.undated_skipped} matching article{'s have' if result.undated_skipped != 1 else ' has'} no date, "
+            "so not listed; `newsbot list` shows every article.")

@@ -19,7 +19,7 @@ from bot.render import render_ingest
 from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
-from retrieval.ingest.decode import SUPPORTED_EXTENSIONS
+from retrieval.ingest.decode import SUPPORTED_EXTENSIONS, SUPPORTED_LIST
 from retrieval.models import IngestResult
 
 _log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class AddCog(NewsCog, name="Add"):
     @app_commands.describe(
         url="Link to the article",
         text="The article's text (paste it)",
-        file="A .txt, .md, .html or .json file",
+        file=f"A {SUPPORTED_LIST} file",
         title="Title (optional; found in the article when left out)",
         published="Publication date, YYYY-MM-DD (optional)",
         source="Publisher, e.g. Reuters (optional)",
@@ -100,7 +100,7 @@ class AddCog(NewsCog, name="Add"):
             suffix = PurePath(file.filename).suffix.lower()
             if suffix not in SUPPORTED_EXTENSIONS:
                 raise InputError(
-                    f"I can't read {suffix or 'extension-less'} files.", hint="Attach a .txt, .md, .html or .json file."
+                    f"I can't read {suffix or 'extension-less'} files.", hint=f"Attach a {SUPPORTED_LIST} file."
                 )
             if file.size > self.settings.max_article_bytes:
                 raise InputError(f"That file is {file.size:,} bytes; the limit is {self.settings.max_article_bytes:,}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -27,13 +28,17 @@ async def articles_page(service: AnswerService, library: str, page: int) -> tupl
     return render_articles(items, total=total, page=page, pages=pages), pages
 
 
-class PagerView(discord.ui.View):
-    """Previous/Next for one ``/articles`` reply; only the person who asked can turn pages."""
+Pages = Callable[[int], Awaitable[tuple[str, int]]]  # page number -> (its content, the number of pages)
 
-    def __init__(self, service: AnswerService, library: str, owner_id: int, page: int, pages: int) -> None:
+
+class PagerView(discord.ui.View):
+    """Previous/Next for one paged reply (``/articles``, ``/latest``): ``render`` gives a page;
+    only the person who asked can turn pages."""
+
+    def __init__(self, render: Pages, command: str, owner_id: int, page: int, pages: int) -> None:
         super().__init__(timeout=600)
-        self.service = service
-        self.library = library
+        self.render = render
+        self.command = command
         self.owner_id = owner_id
         self.page = page
         self.pages = pages
@@ -47,12 +52,12 @@ class PagerView(discord.ui.View):
         if interaction.user.id == self.owner_id:
             return True
         await interaction.response.send_message(
-            "Use /articles to page through the list yourself.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            f"Use /{self.command} to page through the list yourself.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
         return False
 
     async def _turn(self, interaction: discord.Interaction, page: int) -> None:
-        content, self.pages = await articles_page(self.service, self.library, page)
+        content, self.pages = await self.render(page)
         self.page = min(page, self.pages)
         self._sync()
         await interaction.response.edit_message(content=content, view=self, allowed_mentions=NO_MENTIONS)
@@ -66,7 +71,7 @@ class PagerView(discord.ui.View):
         await self._turn(interaction, self.page + 1)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
-        log_error(error, "articles pager")
+        log_error(error, f"{self.command} pager")
         if not interaction.response.is_done():
             await interaction.response.send_message(user_message(error), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -83,7 +88,7 @@ class LibraryCog(NewsCog, name="Library"):
         library = library_for(interaction.guild_id, interaction.user.id, allow_dms=self.settings.discord_allow_dms)
         await interaction.response.defer(thinking=True, ephemeral=True)
         content, pages = await articles_page(self.service, library, page)
-        view = PagerView(self.service, library, interaction.user.id, page, pages)
+        view = PagerView(lambda n: articles_page(self.service, library, n), "articles", interaction.user.id, page, pages)
         kwargs = {"view": view} if pages > 1 else {}
         await interaction.edit_original_response(content=content, allowed_mentions=NO_MENTIONS, **kwargs)
 

@@ -7,7 +7,10 @@ from typing import BinaryIO
 
 from retrieval.errors import InputError
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json")
+TEXT_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".json")
+DOCUMENT_EXTENSIONS = (".pdf", ".docx")  # read by retrieval.ingest.documents, not as text
+SUPPORTED_EXTENSIONS = TEXT_EXTENSIONS + DOCUMENT_EXTENSIONS
+SUPPORTED_LIST = ", ".join(SUPPORTED_EXTENSIONS[:-1]) + " or " + SUPPORTED_EXTENSIONS[-1]  # ".txt, … or .docx"
 SUPPORTED_HINT = "Supported file types: " + ", ".join(SUPPORTED_EXTENSIONS) + "."
 # Control bytes other than tab, newline, vertical tab, form feed, carriage return and escape.
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 11, 12, 13, 27)) + b"\x7f"
@@ -82,7 +85,7 @@ def decode_text(data: bytes, *, what: str, max_bytes: int) -> str:
     if b"\x00" in data or controls > _BINARY_SHARE * len(data):
         raise InputError(
             f"{cap(what)} looks like a binary file, not text.",
-            hint=f"Send the article as plain text, Markdown, HTML or JSON. {SUPPORTED_HINT}",
+            hint=f"Send the article as plain text, Markdown, HTML, JSON, PDF or Word (.docx). {SUPPORTED_HINT}",
         )
     try:
         text = data.decode("utf-8")

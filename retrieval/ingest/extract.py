@@ -12,7 +12,15 @@ from typing import Any
 
 from retrieval.errors import InputError
 from retrieval.ingest.dates import DateLike, parse_date
-from retrieval.ingest.decode import SUPPORTED_EXTENSIONS, SUPPORTED_HINT, decode_text, empty, too_big
+from retrieval.ingest.decode import (
+    DOCUMENT_EXTENSIONS,
+    SUPPORTED_EXTENSIONS,
+    SUPPORTED_HINT,
+    decode_text,
+    empty,
+    too_big,
+)
+from retrieval.ingest.documents import read_document
 from retrieval.models import Article
 
 MAX_TITLE_CHARS = 150
@@ -186,8 +194,16 @@ def articles_from_file(
     """Articles from an uploaded file, chosen by its extension."""
     ext = _check_type(name)
     what = f"the file {name}"
-    text = decode_text(data, what=what, max_bytes=max_bytes)
     overrides: dict[str, Any] = {"title": title, "publisher": publisher, "published": published}
+    if ext in DOCUMENT_EXTENSIONS:
+        if len(data) > max_bytes:
+            raise too_big(len(data), max_bytes, what)
+        if not data.strip():
+            raise empty(what)
+        doc = read_document(name, ext, data)
+        overrides["title"] = title if _one_line(title) else doc.title
+        return [article_from_text(doc.text, max_bytes=max_bytes, what=f"the text of {name}", **overrides)]
+    text = decode_text(data, what=what, max_bytes=max_bytes)
     if ext == ".json":
         articles = articles_from_json(text, max_bytes=max_bytes)
         given = {"title": _one_line(title), "publisher": _one_line(publisher), "published": parse_date(published)}
