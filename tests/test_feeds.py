@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.bot_fixtures import (
     GUILD_A,
     GUILD_B,
     LIB_A,
+    OWNER,
     assert_never_pings,
     bot_settings,
     content_of,
@@ -238,3 +240,107 @@ def test_feed_store_persists_state(tmp_path):
     assert (state.etag, state.last_modified, state.title, state.channel_id, state.next_poll) == ('"x"', "Mon", "Example", 5, 200.0)
     assert reopened.seen(feed.id, ["k1", "k2"])["k1"].article_id == "u1" and reopened.due(150.0) == []
     reopened.close()
+
+
+# -- the bot -------------------------------------------------------------------------------------
+def feed_posts(fake, channel_id: int) -> list[str]:
+    """What the bot posted in a channel by itself (not in answer to a command)."""
+    return [m.content for m in fake.channel_messages(channel_id)
+            if m.author.id == fake.bot_user.id and m.content.startswith(("📰", "…and"))]
+
+
+async def test_bot_follows_a_feed_and_posts_its_new_articles(fake, llm, site, tmp_path, embedder, encoding):
+    settings = bot_settings(tmp_path, llm.base_url, feed_interval=0.02, feed_posts=2, fetch_timeout=2.0)
+    entries = wire_entries(site, 3)
+    entries[0].title = "Acme @everyone news <@3002>"
+    url = site.add_feed("wire", "Test Wire", entries)
+    async with running_bot(fake, settings, embedder, encoding) as bot:
+        refused = await fake.send_slash_command(GUILD_A, CHAN_A, BOB, "feed add", {"url": url})
+        added = await fake.send_slash_command(GUILD_A, CHAN_A, CAROL, "feed add", {"url": url, "channel": CHAN_A})
+        await fake.wait_for(lambda: "Following" in content_of(fake, added), timeout=20)
+        first = await fake.wait_for(lambda: len(feed_posts(fake, CHAN_A)) >= 3 and feed_posts(fake, CHAN_A), timeout=40)
+        site.publish("wire", site.entry("n1", "Ember Health news n1", story("Ember Health", "it hired 40 nurses"), day=9))
+        later = await fake.wait_for(lambda: len(feed_posts(fake, CHAN_A)) >= 4 and feed_posts(fake, CHAN_A), timeout=40)
+        (feed,) = await bot.feeds.feeds(LIB_A)
+        listing = await fake.send_slash_command(GUILD_A, CHAN_A, ALICE, "feed list")
+        elsewhere = await fake.send_slash_command(GUILD_B, CHAN_B, BOB, "feed list")
+        wrong_server = await fake.send_slash_command(GUILD_B, CHAN_B, OWNER, "feed remove", {"id": feed.id})
+        removal = await fake.send_slash_command(GUILD_A, CHAN_A, CAROL, "feed remove", {"id": feed.id})
+        for rec in (listing, elsewhere, wrong_server, removal):
+            await wait_response(fake, rec, "edit_original")
+        _, total = await bot.service.list_articles(LIB_A)
+        remaining = await bot.feeds.feeds()
+    assert "Manage Server" in ephemeral_text(refused)
+    assert f"<#{CHAN_A}>" in content_of(fake, added) and "Test Wire" in content_of(fake, added)
+    assert len(first) == 3 and first[2] == "…and 1 more new article from **Test Wire** (see `/articles`)."
+    assert "@\u200beveryone" in first[0] and "<@\u200b3002>" in first[0] and "— Test Wire, 2026-11-03" in first[0]
+    assert f"<{site.page_url('wire', 'a0')}>" in first[0]
+    assert later[3].startswith("📰 **Ember Health news n1** — Test Wire, 2026-11-11")
+    shown = content_of(fake, listing)
+    assert f"`{feed.id}` **Test Wire** → <#{CHAN_A}>" in shown and "✅ checked <t:" in shown and "next check <t:" in shown
+    assert "follows no feeds" in content_of(fake, elsewhere) and "follows no feed" in content_of(fake, wrong_server)
+    assert "Stopped following **Test Wire**" in content_of(fake, removal) and remaining == []
+    assert total == 4
+    assert_never_pings(fake)
+
+
+async def test_feed_list_on_discord_shows_a_failing_feed_in_one_line(fake, llm, site, tmp_path, embedder, encoding):
+    settings = bot_settings(tmp_path, llm.base_url, fetch_timeout=2.0, feed_interval=0.02)
+    url = site.add_feed("bad", "Bad Wire", wire_entries(site, 1))
+    async with running_bot(fake, settings, embedder, encoding) as bot:
+        added = await fake.send_slash_command(GUILD_A, CHAN_A, CAROL, "feed add", {"url": url})
+        await fake.wait_for(lambda: "Following" in content_of(fake, added), timeout=20)
+        site.break_feed("bad", "html")
+
+        async def failed() -> bool:
+            return any(f.last_error for f in await bot.feeds.feeds(LIB_A))
+
+        await fake.wait_for(failed, timeout=30)
+        listing = await fake.send_slash_command(GUILD_A, CHAN_A, ALICE, "feed list")
+        await wait_response(fake, listing, "edit_original")
+    line = content_of(fake, listing).split("\n", 2)[2]
+    assert re.match(r"  ⚠️ failed \d+× in a row: \S", line) and "is a web page, not an RSS or Atom feed" in line
+    assert "\n" not in line.split(" · next check")[0]  # the error is one line
+
+
+# -- the command line ----------------------------------------------------------------------------
+NEWSBOT = Path(sys.executable).with_name("newsbot")
+
+
+async def newsbot(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "CHROMA_", "OPENAI_", "DISCORD_"))}
+    env |= {"HOME": str(tmp_path / "home"), "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SEED_DIR": "",
+            "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR), "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],
+            "NEWSBOT_ALLOW_PRIVATE_URLS": "true", "NEWSBOT_FETCH_TIMEOUT": "2", "COLUMNS": "300"}
+    proc = await asyncio.create_subprocess_exec(str(NEWSBOT), *args, env=env, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 180)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_newsbot_feed_commands(site, tmp_path):
+    url = site.add_feed("wire", "Test Wire", wire_entries(site, 2))
+    site.add_feed("page", "Not a feed", [])
+    site.break_feed("page", "html")
+    code, out, err = await newsbot(tmp_path, "feed", "add", url, "--library", "wire")
+    assert code == 0 and "Following Test Wire (feed 1) in library 'wire'" in out, err
+    refused = await newsbot(tmp_path, "feed", "add", site.feed_url("page"))
+    polled = await newsbot(tmp_path, "feed", "poll")
+    again = await newsbot(tmp_path, "feed", "poll", "--all")
+    nothing_due = await newsbot(tmp_path, "feed", "poll")
+    listed = await newsbot(tmp_path, "feed", "list")
+    articles = await newsbot(tmp_path, "list", "--library", "wire")
+    wrong = await newsbot(tmp_path, "feed", "remove", "7")
+    removed = await newsbot(tmp_path, "feed", "remove", "1", "--library", "wire")
+    empty = await newsbot(tmp_path, "feed", "list", "--library", "wire")
+    assert refused[0] == 1 and refused[2].strip().endswith("(often linked as RSS on the site).")
+    assert refused[2].startswith("newsbot: ") and refused[2].count("\n") == 1 and "Traceback" not in refused[2]
+    assert polled[0] == 0 and "feed 1 (Test Wire, library wire): 2 new, 0 updated" in polled[1], polled[2]
+    assert "Acme Robotics news a0" in polled[1] and "Borealis Energy news a1" in polled[1]
+    assert again[0] == 0 and "not modified since the last poll" in again[1]
+    assert "No feed was due" in nothing_due[1]
+    assert "Test Wire" in listed[1] and "wire" in listed[1] and "never" not in listed[1]
+    assert "Acme Robotics news a0" in articles[1] and "Test Wire" in articles[1]
+    assert wrong[0] == 1 and "No feed 7" in wrong[2]
+    assert removed[0] == 0 and "Stopped following Test Wire (feed 1)" in removed[1]
+    assert "Library 'wire' follows no feeds" in empty[1]
