@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.errors import InputError
+from retrieval.sqlite_files import open_database
 
 # Seen entries kept per feed (the newest); older ones are forgotten, so the file stays small.
 KEEP_SEEN = 2000
@@ -85,15 +86,8 @@ class FeedStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
 
     def _rows(self, where: str = "", args: Sequence[object] = ()) -> list[Feed]:
         with self._lock:
