@@ -237,7 +237,8 @@ def test_feed_store_persists_state(tmp_path):
     store.close()
     reopened = FeedStore(tmp_path / "feeds.sqlite3")
     state = reopened.get(feed.id)
-    assert (state.etag, state.last_modified, state.title, state.channel_id, state.next_poll) == ('"x"', "Mon", "Example", 5, 200.0)
+    kept = (state.etag, state.last_modified, state.title, state.channel_id, state.next_poll)
+    assert kept == ('"x"', "Mon", "Example", 5, 200.0)
     assert reopened.seen(feed.id, ["k1", "k2"])["k1"].article_id == "u1" and reopened.due(150.0) == []
     reopened.close()
 

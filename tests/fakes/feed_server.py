@@ -133,7 +133,8 @@ class FeedServer:
             "If-None-Match" not in request.headers and request.headers.get("If-Modified-Since") == modified
         ):
             return self._log(request, web.Response(status=304, headers=validators))
-        body, ctype = (self._rss(feed), "application/rss+xml") if feed.kind == "rss" else (self._atom(feed), "application/atom+xml")
+        rss = feed.kind == "rss"
+        body, ctype = (self._rss(feed), "application/rss+xml") if rss else (self._atom(feed), "application/atom+xml")
         return self._log(request, web.Response(body=body.encode(), content_type=ctype, charset="utf-8", headers=validators))
 
     async def _broken(self, request: web.Request, how: str) -> web.StreamResponse:
