@@ -131,6 +131,9 @@ class FeedPoller:
                                         **meta)
             except InputError as exc:
                 why = exc.message
+            except Exception:  # the extractor's surprise on one page must not fail the whole feed
+                _log.exception("Reading the page of feed entry %s failed", safe_url(entry.link))
+                why = "reading its page failed"
         if not entry.text.strip():
             _log.warning("Feed entry %s skipped: %s, and the feed gives no text for it", entry.link or entry.key, why)
             return None
