@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.cogs.add import AddCog
 from bot.cogs.ask import AskCog
 from bot.cogs.feedback import FeedbackCog
+from bot.cogs.feeds import FeedsCog
 from bot.cogs.latest import LatestCog
 from bot.cogs.library import LibraryCog
 from bot.cogs.stats import StatsCog
@@ -22,6 +23,7 @@ from bot.protocols import AnswerService
 from bot.ratelimit import RateLimiter
 from bot.settings import BotSettings
 from bot.votes import VoteStore
+from retrieval.feeds.service import FeedService
 
 _log = logging.getLogger(__name__)
 
@@ -54,8 +56,10 @@ class _NewsBotMixin(_Base):
         *,
         limiter: RateLimiter | None = None,
         memory: TurnMemory | None = None,
+        feeds: FeedService | None = None,
         **kwargs: Any,
     ) -> None:
+        """``feeds``: the feeds the bot follows (``/feed`` and the polling loop); None: neither."""
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -69,6 +73,7 @@ class _NewsBotMixin(_Base):
         self.settings = settings
         self.limiter = limiter or RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
         self.memory = memory or TurnMemory()
+        self.feeds = feeds
         self.synced: list[app_commands.AppCommand] = []
 
     async def setup_hook(self) -> None:
@@ -91,6 +96,8 @@ class _NewsBotMixin(_Base):
         await self.add_cog(LibraryCog(self, service=self.service, settings=s))
         await self.add_cog(LatestCog(self, service=self.service, settings=s))
         await self.add_cog(StatsCog(self, service=self.service, votes=self.votes, settings=s))
+        if self.feeds is not None:
+            await self.add_cog(FeedsCog(self, feeds=self.feeds, settings=s))
         await self.sync_commands()
 
     async def sync_commands(self) -> None:
@@ -131,7 +138,8 @@ def build_bot(
     *,
     limiter: RateLimiter | None = None,
     memory: TurnMemory | None = None,
+    feeds: FeedService | None = None,
     **kwargs: Any,
 ) -> NewsBot | ShardedNewsBot:
     cls = ShardedNewsBot if settings.discord_sharded else NewsBot
-    return cls(service, votes, settings, limiter=limiter, memory=memory, **kwargs)
+    return cls(service, votes, settings, limiter=limiter, memory=memory, feeds=feeds, **kwargs)

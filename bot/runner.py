@@ -90,6 +90,7 @@ def setup_logging(settings: BotSettings) -> None:
 async def _serve(settings: BotSettings, token: str) -> int:
     from bot.app import build_bot
     from bot.votes import VoteStore
+    from retrieval.feeds.service import FeedService
     from retrieval.service import NewsService
 
     loop = asyncio.get_running_loop()
@@ -97,7 +98,8 @@ async def _serve(settings: BotSettings, token: str) -> int:
     # Chroma's on-disk folder opens in this process, held as BOT (or the service talks to CHROMA_HOST).
     service = NewsService.from_settings(settings, owner=BOT, on_wait=_log.info)
     votes = VoteStore(settings.data_dir / "votes.sqlite3")
-    bot = build_bot(settings, service, votes)
+    feeds = FeedService(settings, service)
+    bot = build_bot(settings, service, votes, feeds=feeds)
     stop_tasks: set[asyncio.Task[None]] = set()
 
     def request_stop(name: str) -> None:
@@ -136,6 +138,7 @@ async def _serve(settings: BotSettings, token: str) -> int:
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
         votes.close()
+        feeds.close()
         service.close()
     return 0
 

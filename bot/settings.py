@@ -42,6 +42,9 @@ class BotSettings(Settings):
         default=1.0, ge=0, validation_alias=env_alias("NEWSBOT_STREAM_EDIT_INTERVAL", "stream_edit_interval")
     )
 
+    # New articles from a followed feed posted in its channel per poll; one line counts the rest.
+    feed_posts: int = Field(default=5, ge=0, le=20, validation_alias=env_alias("NEWSBOT_FEED_POSTS", "feed_posts"))
+
     @field_validator("discord_api_base", "discord_gateway_url", mode="before")
     @classmethod
     def _blank_url_is_none(cls, value: object) -> object:

@@ -10,7 +10,6 @@ are short and blocking; the bot runs them in a worker thread.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from retrieval.models import Answer
+from retrieval.sqlite_files import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -72,15 +72,8 @@ class VoteStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
         if "click_id" not in columns:  # a votes file without click ordering: add the column
             self._db.execute("ALTER TABLE votes ADD COLUMN click_id INTEGER NOT NULL DEFAULT 0")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import tiktoken
 
-from retrieval.answer.answerer import Answerer, AnswerDone, AnswerEvent, AnswerStatus, Stage
+from retrieval.answer.answerer import AnswerDone, Answerer, AnswerEvent, AnswerStatus, Stage
 from retrieval.answer.llm import ChatModel, RetryPolicy
 from retrieval.answer.prompts import PROMPT_TURNS, PromptSet
 from retrieval.components import build_chat_model, build_embedder, build_ingest_embedder, build_ranker

@@ -130,6 +130,16 @@ class Settings(BaseSettings):
         default=False, validation_alias=env_alias("NEWSBOT_ALLOW_PRIVATE_URLS", "allow_private_urls")
     )
 
+    # feeds followed (retrieval/feeds/): minutes between polls of one feed (each poll a little
+    # earlier or later, so feeds do not all poll at once), and new entries taken per poll (the
+    # rest wait for the next poll)
+    feed_interval: float = Field(
+        default=15.0, gt=0, le=7 * 24 * 60, validation_alias=env_alias("NEWSBOT_FEED_INTERVAL", "feed_interval")
+    )
+    feed_max_entries: int = Field(
+        default=20, ge=1, le=500, validation_alias=env_alias("NEWSBOT_FEED_MAX_ENTRIES", "feed_max_entries")
+    )
+
     @field_validator("llm_base_url", "chroma_host", "seed_dir", "prompts_dir", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from bot.app import NewsBot, build_bot
 from bot.settings import BotSettings
 from bot.votes import VoteStore
 from retrieval.answer.openai_chat import OpenAIChatModel
+from retrieval.feeds.service import FeedService
 from retrieval.settings import PROJECT_ROOT
 from tests.conftest import make_service, make_settings
 from tests.fakes.discord_records import InteractionRecord, StoredMessage
@@ -104,12 +105,14 @@ async def running_bot(
     """A newsbot wired like ``bot.runner`` does, connected to ``fake`` until the block ends."""
     service = make_service(settings, embedder, encoding, chat=OpenAIChatModel.from_settings(settings))
     votes = VoteStore(votes_path or settings.data_dir / "votes.sqlite3")
-    bot = factory(settings, service, votes, guild_ready_timeout=0.05)
+    feeds = FeedService(settings, service)
+    bot = factory(settings, service, votes, feeds=feeds, guild_ready_timeout=0.05)
     try:
         async with fake.run_bot(bot):
             yield bot  # type: ignore[misc]
     finally:
         votes.close()
+        feeds.close()
         service.close()
 
 

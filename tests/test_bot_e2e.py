@@ -467,8 +467,10 @@ async def test_commands_sync_to_the_dev_guild_once(fake, llm, tmp_path, embedder
     (sync,) = fake.command_syncs
     assert sync[1] == GUILD_A
     commands = {c["name"]: c for c in sync[2]}
-    assert set(commands) == {"ask", "add", "articles", "latest", "remove", "stats"}
+    assert set(commands) == {"ask", "add", "articles", "latest", "remove", "stats", "feed"}
     assert int(commands["add"]["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert int(commands["feed"]["default_member_permissions"]) == 1 << 5
+    assert {o["name"] for o in commands["feed"]["options"]} == {"add", "list", "remove"}
     question = commands["ask"]["options"][0]
     assert (question["name"], question["required"], question["max_length"]) == ("question", True, 2000)
     assert None not in fake.commands

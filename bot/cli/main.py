@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.cli import commands
+from bot.cli.feed_parser import add_feed_parser
 from bot.cli.terminal import printable
 from bot.cli.unknown_settings import check_environment
 from bot.settings import load_bot_settings
@@ -22,11 +23,17 @@ from retrieval.text.tokens import offline_cache_dir
 Handler = Callable[[argparse.Namespace, Settings, Console], int]
 # Arguments that must be text (file names may be any bytes): how messages name them.
 TEXT_ARGUMENTS = {"question": "The question", "topic": "The topic", "title": "--title", "source": "--source",
-                  "published": "--published", "library": "--library", "article_id": "ARTICLE_ID"}
+                  "published": "--published", "library": "--library", "article_id": "ARTICLE_ID", "url": "The URL"}
 
 
 class UsageError(NewsbotError):
     """The command line itself is wrong (exit code 2, like argparse's own errors)."""
+
+
+def _feed(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    from bot.cli.feeds import cmd_feed  # feedparser loads only for this command
+
+    return cmd_feed(args, settings, console)
 
 
 def _eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -45,6 +52,7 @@ HANDLERS: dict[str, Handler] = {
     "stats": commands.cmd_stats,
     "reindex": commands.cmd_reindex,
     "run": commands.cmd_run,
+    "feed": _feed,
 }
 
 
@@ -89,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("article_id")
     command("stats", "article and chunk counts")
     command("reindex", "rebuild the library with the configured embedder")
+    add_feed_parser(sub)
     ev = sub.add_parser("eval", help="measure retrieval quality on a benchmark", description="Measure retrieval quality.")
     ev_sub = ev.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     mh = ev_sub.add_parser("multihop", help="MultiHop-RAG (Tang & Yang 2024): Hits@4/10, MRR@10, FactRecall@10, AllFacts@10")

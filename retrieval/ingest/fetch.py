@@ -1,4 +1,7 @@
-"""Fetch one web page safely: http(s) only, no private addresses, bounded size and time."""
+"""Fetch one web page safely: http(s) only, no private addresses, bounded size and time.
+
+A caller that fetches the same address again (a feed) passes the validators of its last copy
+(ETag, Last-Modified) and hears back "not modified" (HTTP 304) or the new validators."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -23,6 +27,8 @@ MAX_REDIRECTS = 5
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
 JSON_TYPES = frozenset({"application/json"})
+PAGE_TYPES = HTML_TYPES | TEXT_TYPES | JSON_TYPES
+PAGE_ACCEPT = "text/html,application/xhtml+xml,text/plain,application/json"
 _METADATA_IPS = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,19}):")
@@ -33,12 +39,33 @@ _KINDS = {"application/pdf": "a PDF", "image/": "an image", "video/": "a video",
 Resolver = Callable[[str], list[str]]
 
 
+class HTTPStatusError(FetchError):
+    """The server answered with an error status; ``retry_after``: seconds it asked us to wait
+    (Retry-After on a 429 or 503), when it said."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class FetchedPage:
+    """One fetched page. ``status`` 304: not modified since the validators given (no body).
+    ``etag``/``last_modified``: the validators to send next time, when the server gave any."""
+
     url: str
     final_url: str
     content_type: str
     text: str
+    content: bytes = b""
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
 
 def system_resolver(host: str) -> list[str]:
@@ -142,6 +169,28 @@ def _read(response: httpx.Response, url: httpx.URL, max_bytes: int, deadline: fl
     return b"".join(chunks)
 
 
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds from now; None when absent or unreadable."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _status_error(url: httpx.URL, response: httpx.Response) -> HTTPStatusError:
+    reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+    wait = retry_after_seconds(response.headers.get("retry-after")) if response.status_code in (429, 503) else None
+    return HTTPStatusError(f"{safe_url(url)} answered HTTP {response.status_code}{reason}.",
+                           status=response.status_code, retry_after=wait,
+                           hint="Check the link, or paste the article text instead.")
+
+
 def _bad_redirect(url: httpx.URL, locations: list[str]) -> FetchError:
     """httpx refuses to parse a redirect to ``javascript:``, ``data:``, ``mailto:`` ... before we see it."""
     scheme = _SCHEME.match(locations[-1]) if locations else None
@@ -151,8 +200,8 @@ def _bad_redirect(url: httpx.URL, locations: list[str]) -> FetchError:
 
 
 def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver: Resolver, max_bytes: int,
-         deadline: float, timeout: float) -> tuple[httpx.URL, str, str]:
-    """Follow up to MAX_REDIRECTS redirects, checking every hop; returns (final URL, media type, text)."""
+         deadline: float, timeout: float, accept: frozenset[str], conditional: dict[str, str]) -> FetchedPage:
+    """Follow up to MAX_REDIRECTS redirects, checking every hop."""
     locations: list[str] = []
 
     def remember_location(response: httpx.Response) -> None:
@@ -163,7 +212,7 @@ def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver:
         _check_url(url)
         target, headers = (url, {}) if allow_private else _pin(url, resolver)
         sni = headers.pop("sni", None)
-        request = client.build_request("GET", target, headers=headers,
+        request = client.build_request("GET", target, headers=headers | conditional,
                                        extensions={"sni_hostname": sni} if sni else None)
         try:
             response = client.send(request, stream=True)
@@ -173,12 +222,13 @@ def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver:
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 url = url.join(response.headers["location"])
                 continue
+            etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+            if response.status_code == 304 and conditional:
+                return FetchedPage(str(url), str(url), "", "", status=304, etag=etag, last_modified=modified)
             if response.status_code >= 400:
-                reason = f" {response.reason_phrase}" if response.reason_phrase else ""
-                raise FetchError(f"{safe_url(url)} answered HTTP {response.status_code}{reason}.",
-                                 hint="Check the link, or paste the article text instead.")
+                raise _status_error(url, response)
             mime = _media_type(response)
-            if mime and mime not in HTML_TYPES | TEXT_TYPES | JSON_TYPES:
+            if mime and mime not in accept:
                 raise FetchError(f"That URL is {_kind_of(mime)} ({mime}), not an article.",
                                  hint="Link to a web page, or paste the article text instead.")
             body = _read(response, url, max_bytes, deadline, timeout)
@@ -186,25 +236,32 @@ def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver:
             response.close()
         if not mime:  # no Content-Type: judge by the body
             mime = "text/html" if body.lstrip()[:1] == b"<" else "text/plain"
-        return url, mime, _decode(body, response, mime)
+        return FetchedPage(str(url), str(url), mime, _decode(body, response, mime), body, response.status_code,
+                           etag, modified)
     raise FetchError(f"{safe_url(url)} redirected more than {MAX_REDIRECTS} times.", hint="Link to the article itself.")
 
 
 def fetch_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
-              transport: httpx.BaseTransport | None = None, resolver: Resolver | None = None) -> FetchedPage:
-    """Download one page (sync; run it in a worker thread from async code)."""
+              transport: httpx.BaseTransport | None = None, resolver: Resolver | None = None,
+              accept: frozenset[str] = PAGE_TYPES, accept_header: str = PAGE_ACCEPT,
+              etag: str | None = None, last_modified: str | None = None) -> FetchedPage:
+    """Download one page (sync; run it in a worker thread from async code). ``accept``: the media
+    types taken (others are refused, naming what they are); ``etag``/``last_modified``: the
+    validators of the copy the caller has, sent as If-None-Match/If-Modified-Since."""
     try:
         start = httpx.URL(url.strip())
     except (httpx.InvalidURL, ValueError, TypeError):
         raise FetchError("That is not a valid web address.", hint="Give a link such as https://example.com/news.") \
             from None
     _check_url(start)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,text/plain,application/json"}
+    headers = {"User-Agent": USER_AGENT, "Accept": accept_header}
+    conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
     try:
         with httpx.Client(transport=transport, timeout=timeout, headers=headers, follow_redirects=False,
                           trust_env=False) as client:
-            final, mime, text = _get(client, start, allow_private=allow_private, resolver=resolver or system_resolver,
-                                     max_bytes=max_bytes, deadline=time.monotonic() + timeout, timeout=timeout)
+            page = _get(client, start, allow_private=allow_private, resolver=resolver or system_resolver,
+                        max_bytes=max_bytes, deadline=time.monotonic() + timeout, timeout=timeout, accept=accept,
+                        conditional=conditional)
     except httpx.TimeoutException:
         raise FetchError(f"{safe_url(start)} did not answer within {timeout:g} s.", hint="Try again later.") from None
     except httpx.ConnectError as exc:
@@ -213,7 +270,7 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
     except httpx.HTTPError as exc:
         message = f"Could not fetch {safe_url(start)} ({type(exc).__name__})."
         raise FetchError(message, hint="Try again later.") from None
-    return FetchedPage(url=str(start), final_url=str(final), content_type=mime, text=text)
+    return replace(page, url=str(start))
 
 
 def article_from_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
