@@ -311,7 +311,7 @@ NEWSBOT = Path(sys.executable).with_name("newsbot")
 async def newsbot(tmp_path: Path, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "CHROMA_", "OPENAI_", "DISCORD_"))}
     env |= {"HOME": str(tmp_path / "home"), "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_SEED_DIR": "",
-            "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR), "NEWSBOT_CACHE_DIR": os.environ["NEWSBOT_CACHE_DIR"],
+            "NEWSBOT_OFFLINE_DIR": str(OFFLINE_DIR),
             "NEWSBOT_ALLOW_PRIVATE_URLS": "true", "NEWSBOT_FETCH_TIMEOUT": "2", "COLUMNS": "300"}
     proc = await asyncio.create_subprocess_exec(str(NEWSBOT), *args, env=env, cwd=tmp_path,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
