@@ -12,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from retrieval.errors import FetchError
-from retrieval.ingest.fetch import USER_AGENT, article_from_url, fetch_url, is_blocked_address
+from retrieval.errors import FetchError, InputError
+from retrieval.ingest.addresses import is_blocked_address
+from retrieval.ingest.fetch import USER_AGENT, article_from_url, fetch_url
+from tests.documents import blank_pdf, text_pdf, word_file
 
 TIMEOUT = 0.5
 LIMIT = 100_000
@@ -28,6 +30,10 @@ PAGE = """<!doctype html><html><head>
 region over the next two years, the company said in a statement.</p>
 <p>The plant will supply European car makers from next spring, according to Acme's chief executive.</p>
 </article></body></html>"""
+
+
+RELEASE = ["Acme Corporation opened a battery plant near Lyon on Friday.",
+           "The plant will supply European car makers from next spring."]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -65,8 +71,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, "application/json", b'[{"title": "J1", "body": "Json body one."}, {"body": "two"}]')
         elif path == "/image":
             self.send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)
-        elif path == "/pdf":
-            self.send(200, "application/pdf", b"%PDF-1.7\n")
+        elif path == "/release.pdf":
+            self.send(200, "application/pdf", text_pdf(["Acme opens Lyon plant", *RELEASE], title="Acme opens Lyon plant"))
+        elif path == "/release":
+            docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            self.send(200, docx_type, word_file([("Title", "Acme opens Lyon plant"), *((None, line) for line in RELEASE)]))
+        elif path == "/scan.pdf":
+            self.send(200, "application/pdf", blank_pdf())
         elif path == "/missing":
             self.send(404, "text/html", b"<h1>Not found</h1>")
         elif path == "/broken":
@@ -194,10 +205,23 @@ def test_declared_oversized_body_is_refused(server):
     assert "50.0 MB is over the 100.0 KB limit" in refused(server.base + "/declared-big")
 
 
-@pytest.mark.parametrize(("path", "words"), [("/image", ["an image", "image/png"]), ("/pdf", ["a PDF"])])
-def test_unsupported_content_type(server, path, words):
-    message = refused(server.base + path)
-    assert "not an article" in message and all(w in message for w in words)
+def test_unsupported_content_type(server):
+    message = refused(server.base + "/image")
+    assert message.startswith("That URL is an image (image/png), not an article.")
+
+
+@pytest.mark.parametrize("path", ["/release.pdf", "/release"])
+def test_a_press_release_linked_as_pdf_or_word_file_is_read_like_an_uploaded_one(server, path):
+    article = article_from_url(server.base + path, timeout=TIMEOUT, max_bytes=LIMIT, allow_private=True,
+                               publisher="Acme Newsroom")
+    assert article.title == "Acme opens Lyon plant" and article.publisher == "Acme Newsroom"
+    assert article.url == server.base + path and article.body.split() == " ".join(RELEASE).split()
+
+
+def test_a_linked_scan_without_text_is_refused_in_one_line(server):
+    with pytest.raises(InputError) as info:
+        article_from_url(server.base + "/scan.pdf", timeout=TIMEOUT, max_bytes=LIMIT, allow_private=True)
+    assert str(info.value) == "scan.pdf has no text layer (a scanned image?); paste the text or use an OCR'd PDF."
 
 
 @pytest.mark.parametrize(("path", "status"), [("/missing", "404"), ("/broken", "500")])

@@ -12,8 +12,8 @@ import feedparser
 import lxml.html
 
 from retrieval.errors import InputError
+from retrieval.ingest.addresses import safe_url
 from retrieval.ingest.decode import human_size
-from retrieval.ingest.fetch import safe_url
 from retrieval.models import canonical_url
 
 _log = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from retrieval.errors import InputError, NewsbotError
 from retrieval.feeds import schedule
 from retrieval.feeds.parse import FEED_ACCEPT, FEED_TYPES, FeedEntry, parse_feed
 from retrieval.feeds.store import Feed, FeedStore
+from retrieval.ingest.addresses import safe_url
 from retrieval.ingest.extract import article_from_text
-from retrieval.ingest.fetch import FetchedPage, HTTPStatusError, article_from_url, fetch_url, safe_url
+from retrieval.ingest.fetch import FetchedPage, HTTPStatusError, article_from_url, fetch_url
 from retrieval.models import Article, IngestResult, IngestStatus, Source
 from retrieval.settings import Settings
 

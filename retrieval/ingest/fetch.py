@@ -5,21 +5,20 @@ A caller that fetches the same address again (a feed) passes the validators of i
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import PurePosixPath
 
 import httpx
 
 from retrieval.errors import FetchError
+from retrieval.ingest.addresses import Resolver, check_url, pin, safe_url, system_resolver
 from retrieval.ingest.dates import parse_date
 from retrieval.ingest.decode import human_size
-from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_json
+from retrieval.ingest.extract import article_from_html, article_from_text, articles_from_file, articles_from_json
 from retrieval.models import Article
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/)"
@@ -27,16 +26,16 @@ MAX_REDIRECTS = 5
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown"})
 JSON_TYPES = frozenset({"application/json"})
-PAGE_TYPES = HTML_TYPES | TEXT_TYPES | JSON_TYPES
-PAGE_ACCEPT = "text/html,application/xhtml+xml,text/plain,application/json"
-_METADATA_IPS = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+# Press releases linked as documents: read like uploaded files of that extension.
+DOCUMENT_TYPES = {"application/pdf": ".pdf",
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx"}
+PAGE_TYPES = HTML_TYPES | TEXT_TYPES | JSON_TYPES | frozenset(DOCUMENT_TYPES)
+PAGE_ACCEPT = "text/html,application/xhtml+xml,text/plain,application/json," + ",".join(DOCUMENT_TYPES)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]{0,19}):")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_KINDS = {"application/pdf": "a PDF", "image/": "an image", "video/": "a video", "audio/": "an audio file",
+_KINDS = {"image/": "an image", "video/": "a video", "audio/": "an audio file",
           "font/": "a font", "application/zip": "a ZIP archive", "application/octet-stream": "a binary download"}
-
-Resolver = Callable[[str], list[str]]
 
 
 class HTTPStatusError(FetchError):
@@ -66,68 +65,6 @@ class FetchedPage:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
-
-
-def system_resolver(host: str) -> list[str]:
-    """Every address ``host`` resolves to (raises ``OSError`` when it does not resolve)."""
-    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
-
-
-def is_blocked_address(address: str) -> bool:
-    """True for loopback, private, link-local, multicast, reserved, unspecified and metadata addresses."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if embedded is not None and is_blocked_address(str(embedded)):
-            return True
-    return (
-        ip in _METADATA_IPS or not ip.is_global or ip.is_loopback or ip.is_private or ip.is_link_local
-        or ip.is_multicast or ip.is_reserved or ip.is_unspecified
-    )
-
-
-def safe_url(url: httpx.URL | str) -> str:
-    """The URL as shown in messages: no user name, password, query string or fragment."""
-    try:
-        u = httpx.URL(str(url))
-        port = f":{u.port}" if u.port else ""
-        host = f"[{u.host}]" if ":" in u.host else u.host
-        return f"{u.scheme}://{host}{port}{u.path}"
-    except (httpx.InvalidURL, ValueError):
-        return "that URL"
-
-
-def _check_url(url: httpx.URL) -> None:
-    if url.scheme not in ("http", "https"):
-        scheme = f"{url.scheme}://" if url.scheme else "a link without http:// or https://"
-        raise FetchError(f"Only http:// and https:// links can be fetched, not {scheme}.",
-                         hint="Give a web address starting with https://.")
-    if not url.host:
-        raise FetchError("That link has no host name.", hint="Give a web address such as https://example.com/news.")
-    if url.userinfo:
-        raise FetchError("Links with a user name or password in them are not accepted.")
-
-
-def _pin(url: httpx.URL, resolver: Resolver) -> tuple[httpx.URL, dict[str, str]]:
-    """Check every address of the host and connect to a checked one (no second DNS lookup)."""
-    host = url.host
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        try:
-            addresses = resolver(host)
-        except OSError:
-            raise FetchError(f"Could not find the server {host}.", hint="Check the link for typos.") from None
-    if not addresses:
-        raise FetchError(f"Could not find the server {host}.", hint="Check the link for typos.")
-    if any(is_blocked_address(a) for a in addresses):
-        raise FetchError(f"{safe_url(url)} points to a private or local network address, which is not allowed.",
-                         hint="Only public web pages can be fetched.")
-    if addresses[0] == host:
-        return url, {}
-    host_header = host if url.port is None else f"{host}:{url.port}"
-    return url.copy_with(host=addresses[0]), {"Host": host_header, "sni": host}
 
 
 def _kind_of(mime: str) -> str:
@@ -209,8 +146,8 @@ def _get(client: httpx.Client, url: httpx.URL, *, allow_private: bool, resolver:
 
     client.event_hooks["response"] = [remember_location]
     for _ in range(MAX_REDIRECTS + 1):
-        _check_url(url)
-        target, headers = (url, {}) if allow_private else _pin(url, resolver)
+        check_url(url)
+        target, headers = (url, {}) if allow_private else pin(url, resolver)
         sni = headers.pop("sni", None)
         request = client.build_request("GET", target, headers=headers | conditional,
                                        extensions={"sni_hostname": sni} if sni else None)
@@ -253,7 +190,7 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int, allow_private: bool,
     except (httpx.InvalidURL, ValueError, TypeError):
         raise FetchError("That is not a valid web address.", hint="Give a link such as https://example.com/news.") \
             from None
-    _check_url(start)
+    check_url(start)
     headers = {"User-Agent": USER_AGENT, "Accept": accept_header}
     conditional = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
     try:
@@ -281,6 +218,12 @@ def article_from_url(url: str, *, timeout: float, max_bytes: int, allow_private:
     page = fetch_url(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private, transport=transport,
                      resolver=resolver)
     limit = max_article_bytes or max_bytes
+    if (ext := DOCUMENT_TYPES.get(page.content_type)) is not None:
+        name = PurePosixPath(httpx.URL(page.final_url).path).name or "document"
+        name = name if name.lower().endswith(ext) else name + ext  # the reader goes by the extension
+        (article,) = articles_from_file(name, page.content, max_bytes=limit, title=title, publisher=publisher,
+                                        published=published)
+        return replace(article, url=page.final_url)
     if page.content_type in HTML_TYPES:
         return article_from_html(page.text, url=page.final_url, max_bytes=limit, title=title, publisher=publisher,
                                  published=published)
