@@ -10,7 +10,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class SearchParams:
-    """Defaults tuned on MultiHop-RAG's development split (see bench/README.md)."""
+    """Defaults tuned on MultiHop-RAG's development split (bench/RESULTS.md has what was tried)."""
 
     k: int = 6
     per_article: int = 4
