@@ -11,6 +11,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -142,12 +143,13 @@ class KeywordIndex:
             self._cache.popitem(last=False)
         return scores
 
-    def _mask(self, publishers: Sequence[str], days: Sequence[int]) -> np.ndarray | None:
-        """Slots from one of ``publishers`` and on one of ``days`` (None: no restriction). A question's
-        sub-searches and re-ranking ask for the same few masks: they are kept until the next load."""
-        if not publishers and not days:
+    def _mask(self, publishers: Sequence[str], days: Sequence[int], since: date | None) -> np.ndarray | None:
+        """Slots from one of ``publishers``, on one of ``days`` and published on or after ``since``
+        (None: no restriction). A question's sub-searches and re-ranking ask for the same few masks:
+        they are kept until the next load."""
+        if not publishers and not days and since is None:
             return None
-        key = (tuple(sorted(publishers)), tuple(sorted(days)))
+        key = (tuple(sorted(publishers)), tuple(sorted(days)), since)
         mask = self._masks.get(key)
         if mask is None:
             lay = self._layout
@@ -157,6 +159,8 @@ class KeywordIndex:
                 mask &= np.isin(lay.publisher_codes, codes)
             if days:
                 mask &= np.isin(lay.days, list(days))
+            if since is not None:  # an undated chunk's day is 0: never on or after a date
+                mask &= lay.days >= int(since.strftime("%Y%m%d"))
             if len(self._masks) >= CACHED_SCORES:
                 self._masks.clear()
             self._masks[key] = mask
@@ -169,12 +173,14 @@ class KeywordIndex:
         *,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
+        since: date | None = None,
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
         sync: bool = True,
     ) -> list[KeywordHit]:
         """Best ``n`` chunks by BM25 for ``stems`` (a stem given twice counts twice), optionally
-        only those from ``publishers`` and/or on ``days`` (yyyymmdd). ``bm25`` overrides the index's
+        only those from ``publishers``, on ``days`` (yyyymmdd) and/or of articles published on or
+        after ``since``. ``bm25`` overrides the index's
         (k1, b). ``sync=False`` skips the check against Chroma (for a search that has just made it)."""
         if sync:
             self.sync()
@@ -183,7 +189,7 @@ class KeywordIndex:
             scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return []
-            slots = self._bm25.top(scores, n, self._mask(publishers, days))
+            slots = self._bm25.top(scores, n, self._mask(publishers, days, since))
             return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
 
     # -- what re-ranking needs to know about candidates (call after a search: no sync) ---------
@@ -197,18 +203,19 @@ class KeywordIndex:
         *,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
+        since: date | None = None,
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
     ) -> np.ndarray:
         """BM25 of each chunk for ``stems`` as a share of the best any chunk gets (among those from
-        ``publishers`` / on ``days``, when given; chunks outside them get 0)."""
+        ``publishers`` / on ``days`` / published since ``since``, when given; others get 0)."""
         with self._lock:
             self._refresh()
             out = np.zeros(len(chunk_ids), dtype=np.float32)
             scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return out
-            mask = self._mask(publishers, days)
+            mask = self._mask(publishers, days, since)
             if mask is not None:
                 scores = np.where(mask, scores, 0.0)
             best = float(scores.max())
