@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from retrieval.models import AnswerMode, Article
+from retrieval.search.params import SearchParams
 from retrieval.search.recency import recency_window
 from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, LIB_A, bot_settings, content_of, running_bot, wait_response
 from tests.conftest import make_service
@@ -180,6 +181,16 @@ async def test_a_recent_article_is_found_however_many_older_ones_match_better(cr
     recent = await answer(crowded, "What's new about Biosyngen this week?")
     assert recent.mode is AnswerMode.EXTRACTIVE
     assert {c.source.title for c in recent.citations} == {LAB.title}
+
+
+@pytest.mark.parametrize(("query", "params"), [
+    ("Biosyngen cell therapy laboratory", SearchParams(keyword_weight=0.0)),  # the vector list alone
+    ("Biosyngen cell therapy laboratory", SearchParams(vector_weight=0.0)),  # the keyword list alone
+    ("What did Wire report about Biosyngen trials?", SearchParams(vector_weight=0.0)),  # with Wire's sub-search
+], ids=["vector", "keyword", "per-source"])
+def test_every_candidate_list_keeps_to_the_period(crowded, query, params):
+    week = crowded.search("default", query, params, since=TODAY - timedelta(days=7))
+    assert week and {p.source.title for p in week} == {LAB.title}
 
 
 async def test_a_period_whose_articles_are_about_something_else_has_nothing_about_it(crowded):
