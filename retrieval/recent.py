@@ -3,8 +3,9 @@
 
 Recent means published on or after a day (``since``); an article without a date is never known to
 be recent. The search itself keeps to the period (``Question.since``), so a recent article is found
-however many older ones match the question better. ``/latest`` without a topic lists the undated articles after the dated ones all the same
-(they may be new, and the team can see they need a date); with a topic it only counts them.
+however many older ones match the question better. ``/latest`` without a topic lists the undated
+articles after the dated ones all the same (they may be new, and the team can see they need a
+date); with a topic it only counts them.
 """
 
 from __future__ import annotations
