@@ -19,6 +19,7 @@ import numpy as np
 from retrieval.store.bm25 import Bm25
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.keyword_file import SKIP, KeywordFile
+from retrieval.store.keyword_layout import REMOVED, Layout
 
 __all__ = ["KeywordHit", "KeywordIndex", "share_of_terms"]
 
@@ -42,7 +43,7 @@ class KeywordIndex:
         self._meta: dict[int, tuple[str, str, str | None, int | None]] = {}  # rowid -> chunk, article, publisher, day
         self._by_chunk: dict[str, tuple[str, str | None, int | None]] = {}  # chunk id -> article, publisher, day
         self._loaded: str | None = None  # the file's version the arrays were loaded at
-        self._layout: _Layout | None = None
+        self._layout: Layout | None = None
         self._cache: OrderedDict[object, np.ndarray] = OrderedDict()  # a question's last few score arrays
         self._slot_of: dict[str, int] = {}
         self._masks: dict[tuple, np.ndarray] = {}
@@ -80,7 +81,7 @@ class KeywordIndex:
                 docs.append((rowid, np.frombuffer(blob, dtype=np.int32), title_len, body_len))
             self._bm25.add(docs)
         # Removed documents keep their slots (score 0, never returned) until the BM25 arrays merge.
-        self._layout = _Layout.of([self._meta.get(int(k), _REMOVED) for k in self._bm25.keys])
+        self._layout = Layout.of([self._meta.get(int(k), REMOVED) for k in self._bm25.keys])
         self._slot_of = {cid: slot for slot, cid in enumerate(self._layout.chunk_ids) if cid}
         self._cache.clear()
         self._masks.clear()
@@ -96,10 +97,7 @@ class KeywordIndex:
         with self._lock:
             self._refresh()
             if self._facets is None:
-                lay, alive = self._layout, self._bm25.alive
-                names = list(lay.codes)
-                publishers = {names[c] for c in np.unique(lay.publisher_codes[alive]).tolist()}
-                self._facets = sorted(publishers - {""}), sorted(set(lay.days[alive].tolist()) - {0})
+                self._facets = self._layout.facets(self._bm25.alive)
             return self._facets
 
     def within(self, chunk_ids: Sequence[str], publishers: Sequence[str] = (), days: Sequence[int] = ()) -> list[str]:
@@ -152,15 +150,7 @@ class KeywordIndex:
         key = (tuple(sorted(publishers)), tuple(sorted(days)), since)
         mask = self._masks.get(key)
         if mask is None:
-            lay = self._layout
-            mask = np.ones(len(lay.days), dtype=bool)
-            if publishers:
-                codes = [lay.codes[p] for p in publishers if p in lay.codes]
-                mask &= np.isin(lay.publisher_codes, codes)
-            if days:
-                mask &= np.isin(lay.days, list(days))
-            if since is not None:  # an undated chunk's day is 0: never on or after a date
-                mask &= lay.days >= int(since.strftime("%Y%m%d"))
+            mask = self._layout.mask(publishers, days, since)
             if len(self._masks) >= CACHED_SCORES:
                 self._masks.clear()
             self._masks[key] = mask
@@ -283,29 +273,3 @@ def share_of_terms(present: np.ndarray, stems: Sequence[str], term_stems: Sequen
     for each in term_stems:
         out += present[:, [column[t] for t in each if t not in SKIP]].all(axis=1)
     return out / len(term_stems)
-
-
-
-_REMOVED = ("", "", None, None)  # layout of a removed document's slot
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """What each BM25 slot is: its chunk id, publisher (a code into ``names``; "" if none) and day
-    (0 if none). Publishers are codes so that restricting a search to some is an integer ``isin``."""
-
-    chunk_ids: np.ndarray
-    publisher_codes: np.ndarray
-    codes: dict[str, int]
-    days: np.ndarray
-
-    @classmethod
-    def of(cls, meta: Sequence[tuple[str, str, str | None, int | None]]) -> _Layout:
-        codes: dict[str, int] = {}
-        publisher_codes = np.array([codes.setdefault(m[2] or "", len(codes)) for m in meta], dtype=np.int32)
-        return cls(
-            chunk_ids=np.array([m[0] for m in meta], dtype=object),
-            publisher_codes=publisher_codes,
-            codes=codes,
-            days=np.array([m[3] or 0 for m in meta], dtype=np.int64),
-        )
