@@ -4,7 +4,6 @@ scanned, encrypted and broken files refused with one line, nothing stored. Every
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import docx
@@ -177,8 +176,7 @@ def test_newsbot_add_reads_documents_and_names_each_one_it_cannot(tmp_path):
              (None, BODY[1])]), "scan.pdf": blank_pdf(), "broken.pdf": text_pdf(BODY)[:300]}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    env = user_env(tmp_path / "home", NEWSBOT_SEED_DIR="", NEWSBOT_CACHE_DIR=os.environ["NEWSBOT_CACHE_DIR"],
-                   COLUMNS="200")
+    env = user_env(tmp_path / "home", NEWSBOT_SEED_DIR="", COLUMNS="200")
     added = newsbot(["add", *(str(tmp_path / n) for n in files)], env, tmp_path)
     listed = newsbot(["list"], env, tmp_path)
     assert added.code == 1 and added.out.count("added ") == 2, added.err

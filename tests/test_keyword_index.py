@@ -15,8 +15,8 @@ import pytest
 from chromadb.config import Settings as ChromaSettings
 
 from retrieval.models import Article
-from retrieval.settings import PROJECT_ROOT
 from retrieval.search.question import Question
+from retrieval.settings import PROJECT_ROOT
 from retrieval.store.keyword_index import KeywordIndex
 from retrieval.text.terms import query_terms, term_coverage, tokens
 from tests.conftest import OFFLINE_DIR, make_service, make_settings

@@ -3,7 +3,6 @@ and /ask answering a question about recent news only from articles of that perio
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, timedelta
 
@@ -110,7 +109,7 @@ def test_newsbot_latest_lists_articles_and_refuses_a_bad_number_of_days(tmp_path
     lab.write_text(f"{LAB.title}\n\n{LAB.body}")
     old = tmp_path / "old.txt"
     old.write_text(f"{VISIT.title}\n\n{VISIT.body}")
-    env = user_env(tmp_path / "home", NEWSBOT_SEED_DIR="", NEWSBOT_CACHE_DIR=os.environ["NEWSBOT_CACHE_DIR"], COLUMNS="200")
+    env = user_env(tmp_path / "home", NEWSBOT_SEED_DIR="", COLUMNS="200")
     assert newsbot(["add", str(lab), "--published", str(today - timedelta(days=1)), "--source", "Wire"], env, tmp_path).code == 0
     assert newsbot(["add", str(old), "--published", str(today - timedelta(days=40))], env, tmp_path).code == 0
     week = newsbot(["latest"], env, tmp_path)
