@@ -2,8 +2,10 @@
 ("what's new about Biosyngen this week?") is answered from.
 
 Recent means published on or after a day (``since``); an article without a date is never known to
-be recent. ``/latest`` without a topic lists the undated articles after the dated ones all the same
-(they may be new, and the team can see they need a date); with a topic it only counts them.
+be recent. The search itself keeps to the period (``Question.since``), so a recent article is found
+however many older ones match the question better. ``/latest`` without a topic lists the undated
+articles after the dated ones all the same (they may be new, and the team can see they need a
+date); with a topic it only counts them.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from retrieval.errors import InputError
 from retrieval.models import Answer, AnswerMode, ArticleSummary, Passage
 from retrieval.search.params import SearchParams
-from retrieval.search.recency import topic_terms
+from retrieval.search.recency import recency_window, topic_terms
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
 
-Search = Callable[[str, str, SearchParams], list[Passage]]
-# How many articles a topic may match, and how many passages a recent question's search looks
-# through before keeping those from recent articles.
-TOPIC_ARTICLES = 100
-RECENT_POOL = 60
+# The service's search: (library, query, params (None: as configured), only articles published on
+# or after this day (None: all)).
+Search = Callable[[str, str, SearchParams | None, date | None], list[Passage]]
+TOPIC_ARTICLES = 100  # how many articles a topic may match
 
 
 @dataclass(frozen=True)
@@ -66,42 +68,55 @@ def nothing_recent(since: date, recent: int) -> Answer:
 
 
 class RecentArticles:
-    """Reads the newest articles of a library; ``search`` is the service's (library, query, params)."""
+    """Reads the newest articles of a library. ``search`` is the service's; ``latest_days``: the
+    period that words like "latest" and ``/latest`` without a number of days mean."""
 
     def __init__(self, store: ChromaStore, search: Search, params: Callable[[], SearchParams],
-                 today: Callable[[], date]) -> None:
+                 today: Callable[[], date], latest_days: int) -> None:
         self._store = store
         self._search = search
         self._params = params  # the configured search parameters
         self._today = today
+        self._latest_days = latest_days
 
-    def latest(self, library: str, topic: str | None, days: int) -> LatestArticles:
-        """Articles published in the last ``days`` days, about ``topic`` (None: all). Blocking."""
+    def window(self, question: str) -> tuple[date | None, str]:
+        """The first day of the period ``question`` asks about (None: it names none), and the
+        question without the words that said so."""
+        return recency_window(question, self._today(), self._latest_days)
+
+    def latest(self, library: str, topic: str | None, days: int | None = None) -> LatestArticles:
+        """Articles published in the last ``days`` days (None: the configured number), about
+        ``topic`` (None: all). Blocking."""
+        days = self._latest_days if days is None else days
+        if days < 1:
+            raise InputError(f"{days} is not a number of days.", hint="Give 1 or more days.")
         since = self._today() - timedelta(days=days)
         rows = self._store.articles(validate_library(library))
+        undated = [r for r in rows if r.source.published is None]
         if topic is None:
-            undated = [r for r in rows if r.source.published is None]
             return LatestArticles(since, days, None, published_since(rows, since), undated)
         wide = replace(self._params(), k=TOPIC_ARTICLES, per_article=1, candidates=max(TOPIC_ARTICLES, 50))
         by_id = {r.source.article_id: r for r in rows}
-        matches = [by_id[p.source.article_id] for p in self._search(library, topic, wide) if p.source.article_id in by_id]
-        skipped = sum(r.source.published is None for r in matches)
+        matches = [by_id[p.source.article_id] for p in self._search(library, topic, wide, since)
+                   if p.source.article_id in by_id]
+        skipped = 0
+        if undated:  # the period's search leaves undated articles out: count the ones about the topic
+            skipped = sum(by_id[p.source.article_id].source.published is None
+                          for p in self._search(library, topic, wide, None) if p.source.article_id in by_id)
         return LatestArticles(since, days, topic, published_since(matches, since), [], skipped)
 
-    def passages(self, library: str, query: str, since: date) -> tuple[list[Passage], int]:
-        """Passages for ``query`` from the articles published since ``since``, and how many such
-        articles there are. A question that names no topic ("what's new this week?") gets the
-        opening passage of each of the newest. Blocking."""
+    def passages(self, library: str, query: str, since: date | None) -> tuple[list[Passage], Answer | None]:
+        """Passages for ``query`` from the articles published since ``since`` (None: all), or the
+        answer saying the period holds nothing about it. A question that names no topic ("what's
+        new this week?") gets the opening passage of each of the period's newest. Blocking."""
+        if since is None:
+            return self._search(library, query, None, None), None
         recent = published_since(self._store.articles(validate_library(library)), since)
-        if not recent:
-            return [], 0
-        params = self._params()
-        if not topic_terms(query):
-            return self._openings(library, recent[: params.k]), len(recent)
-        ids = {r.source.article_id for r in recent}
-        wide = replace(params, k=RECENT_POOL, candidates=max(params.candidates, 2 * RECENT_POOL))
-        found = [p for p in self._search(library, query, wide) if p.source.article_id in ids]
-        return found[: params.k], len(recent)
+        if recent and not topic_terms(query):
+            found = self._openings(library, recent[: self._params().k])
+        else:
+            found = self._search(library, query, None, since) if recent else []
+        return found, None if found else nothing_recent(since, len(recent))
 
     def _openings(self, library: str, rows: Sequence[ArticleSummary]) -> list[Passage]:
         """The first passage of each of ``rows``, in their order."""

@@ -28,9 +28,8 @@ from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
-from retrieval.recent import LatestArticles, RecentArticles, nothing_recent
+from retrieval.recent import LatestArticles, RecentArticles
 from retrieval.search.params import Ranker, SearchParams
-from retrieval.search.recency import recency_window
 from retrieval.search.searcher import Searcher
 from retrieval.settings import Settings
 from retrieval.store.chroma import ChromaStore
@@ -76,8 +75,7 @@ class NewsService:
         self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
         self.writer = LibraryWriter(store, self.ingestor)  # one write at a time per library
         self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
-        self._today = today
-        self.recent = RecentArticles(store, self.search, self.search_params, today)
+        self.recent = RecentArticles(store, self.search, self.search_params, today, settings.latest_days)
         self.answerer = Answerer(
             chat=chat,
             prompts=prompts,
@@ -162,9 +160,10 @@ class NewsService:
             min_similarity=self.settings.min_similarity,
         )
 
-    def search(self, library: str, query: str, params: SearchParams | None = None) -> list[Passage]:
-        """Ranked passages for ``query``. Blocking: ``ask`` runs it in a worker thread."""
-        return self.searcher.search(library, query, params or self.search_params())
+    def search(self, library: str, query: str, params: SearchParams | None = None, since: date | None = None) -> list[Passage]:
+        """Ranked passages for ``query`` (only from articles published on or after ``since``, when
+        given). Blocking: ``ask`` runs it in a worker thread."""
+        return self.searcher.search(library, query, params or self.search_params(), since)
 
     async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
@@ -172,16 +171,13 @@ class NewsService:
         validate_library(library)
         yield AnswerStatus(Stage.SEARCHING)
         # "this week", "latest"…: only articles published since ``since`` count (their words are not searched for).
-        since, searched = recency_window(text, self._today(), self.settings.latest_days)
+        since, searched = self.recent.window(text)
         # A follow-up ("and when was that?") is searched together with the turns before it.
         query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [searched])
-        if since is None:
-            passages = await asyncio.to_thread(self.search, library, query)
-        else:
-            passages, recent = await asyncio.to_thread(self.recent.passages, library, query, since)
-            if not passages:
-                yield AnswerDone(nothing_recent(since, recent))
-                return
+        passages, nothing = await asyncio.to_thread(self.recent.passages, library, query, since)
+        if nothing is not None:  # the period asked about holds nothing on the question
+            yield AnswerDone(nothing)
+            return
         async for event in self.answerer.stream(text, passages, history):
             yield event
 
@@ -271,9 +267,6 @@ class NewsService:
     async def latest(self, library: str, topic: str | None = None, *, days: int | None = None) -> LatestArticles:
         """The articles of the last ``days`` days (default: NEWSBOT_LATEST_DAYS), newest first,
         optionally only those the search finds for ``topic``."""
-        days = self.settings.latest_days if days is None else days
-        if days < 1:
-            raise InputError(f"{days} is not a number of days.", hint="Give 1 or more days.")
         topic = self.validate_question(topic) if topic and topic.strip() else None
         return await asyncio.to_thread(self.recent.latest, library, topic, days)
 

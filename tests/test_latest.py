@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from retrieval.models import AnswerMode, Article
+from retrieval.search.params import SearchParams
 from retrieval.search.recency import recency_window
 from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, LIB_A, bot_settings, content_of, running_bot, wait_response
 from tests.conftest import make_service
@@ -145,3 +146,53 @@ async def test_discord_latest_pages_through_the_newest_articles(fake, llm, tmp_p
     assert len(re.findall(r"^\d{4}-\d\d-\d\d · ", content_of(fake, listing), re.M)) == 2
     assert VISIT.title in content_of(fake, topic) and "Quokka" not in content_of(fake, topic)
     assert fake.rejections == []
+
+
+CITIES = ["Shanghai", "Beijing", "Shenzhen", "Wuhan", "Chengdu", "Hangzhou", "Nanjing", "Suzhou"]
+
+
+def older_biosyngen(n: int) -> Article:
+    """A long article from months ago that matches "Biosyngen" far better than ``LAB`` does."""
+    city = CITIES[n % len(CITIES)]
+    body = " ".join([
+        f"Biosyngen, the Biosyngen cell therapy company, reported progress in {city} in update {n}.",
+        f"Biosyngen said its Biosyngen T-cell programme enrolled more patients in {city} hospitals.",
+        "Analysts who follow Biosyngen expect Biosyngen to publish more trial data next year.",
+        f"Biosyngen executives told investors that Biosyngen would keep hiring in {city}.",
+    ])
+    return Article(f"Biosyngen update {n}: Biosyngen expands its {city} trials", body,
+                   url=f"https://news.example/biosyngen-{n}", publisher="Wire",
+                   published=TODAY - timedelta(days=40 + n))
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory, embedder, encoding):
+    """80 older Biosyngen articles, ``LAB`` from 5 days ago and ``ACME`` from yesterday."""
+    from tests.conftest import make_settings
+
+    svc = make_service(make_settings(tmp_path_factory.mktemp("crowded")), embedder, encoding, today=lambda: TODAY)
+    svc.ingest("default", [older_biosyngen(n) for n in range(80)] + [dated(LAB, 5), dated(ACME, 1)])
+    yield svc
+    svc.close()
+
+
+async def test_a_recent_article_is_found_however_many_older_ones_match_better(crowded):
+    recent = await answer(crowded, "What's new about Biosyngen this week?")
+    assert recent.mode is AnswerMode.EXTRACTIVE
+    assert {c.source.title for c in recent.citations} == {LAB.title}
+
+
+@pytest.mark.parametrize(("query", "params"), [
+    ("Biosyngen cell therapy laboratory", SearchParams(keyword_weight=0.0)),  # the vector list alone
+    ("Biosyngen cell therapy laboratory", SearchParams(vector_weight=0.0)),  # the keyword list alone
+    ("What did Wire report about Biosyngen trials?", SearchParams(vector_weight=0.0)),  # with Wire's sub-search
+], ids=["vector", "keyword", "per-source"])
+def test_every_candidate_list_keeps_to_the_period(crowded, query, params):
+    week = crowded.search("default", query, params, since=TODAY - timedelta(days=7))
+    assert week and {p.source.title for p in week} == {LAB.title}
+
+
+async def test_a_period_whose_articles_are_about_something_else_has_nothing_about_it(crowded):
+    latest = await answer(crowded, "What did Biosyngen announce in the last 2 days?")
+    assert latest.mode is AnswerMode.NOT_FOUND and latest.citations == ()
+    assert latest.text == f"I found nothing about that in the 1 article published since {TODAY - timedelta(days=2)}."

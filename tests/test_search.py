@@ -140,9 +140,9 @@ class RecordingStore:
         self.vector_reads.append(list(ids))
         return self._store.vectors(library, [i for i in ids if i not in self.removed])
 
-    def nearest(self, library, embedding, n):
+    def nearest(self, library, embedding, n, *, since=None):
         self.nearest_calls.append((threading.current_thread().name, n))
-        return self._store.nearest(library, embedding, n)
+        return self._store.nearest(library, embedding, n, since=since)
 
 
 def test_only_the_returned_passages_have_their_text_read(seeded):

@@ -6,12 +6,16 @@
   multi-source question asks about gets its own chance to rank;
 - the vector list: the chunks nearest the question's vector in Chroma. The searcher starts that
   search in its question worker, so it runs while the keyword lists are made here.
+
+A question about a period (``Question.since``) restricts every list to chunks of articles published
+in it: the search then ranks within the period as it would within a library of only its articles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from retrieval.search.params import SearchParams
 from retrieval.search.question import Question
@@ -29,11 +33,12 @@ class Candidates:
     nearest: Nearest  # empty when the vector weight is 0
 
 
-def read_question(index: KeywordIndex, text: str, params: SearchParams) -> Question:
+def read_question(index: KeywordIndex, text: str, params: SearchParams, since: date | None = None) -> Question:
     """``text`` parsed, with the sources it names among the library's publishers and days (when
-    ``params`` asks for per-source searches). Brings ``index`` in step with Chroma first."""
+    ``params`` asks for per-source searches), about articles published since ``since`` (None: all).
+    Brings ``index`` in step with Chroma first."""
     index.sync()
-    question = Question.parse(text)
+    question = Question.parse(text, since)
     if params.source_hints and params.hint_weight:
         question = question.with_sources(*index.facets(sync=False))
     return question
@@ -45,9 +50,10 @@ def gather(index: KeywordIndex, question: Question, params: SearchParams, neares
     keyword: list[str] = []
     by_source: list[list[str]] = []
     if params.keyword_weight:
-        keyword = [h.chunk_id for h in index.search(question.stems, params.candidates, sync=False, **params.keyword_scoring)]
+        keyword = [h.chunk_id for h in index.search(question.stems, params.candidates, since=question.since, sync=False,
+                                                    **params.keyword_scoring)]
         for source in question.sources:
             hits = index.search(source.stems, SOURCE_CANDIDATES, publishers=source.publishers, days=source.days,
-                                sync=False, **params.keyword_scoring)
+                                since=question.since, sync=False, **params.keyword_scoring)
             by_source.append([h.chunk_id for h in hits])
     return Candidates(keyword, by_source, list(nearest()) if params.vector_weight else [])

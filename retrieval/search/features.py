@@ -21,7 +21,7 @@ from retrieval.store.keyword_index import KeywordIndex, share_of_terms
 # model file; loading a model with other columns fails).
 FEATURES = (
     "fused_rank",  # position in the fused (keyword + vector + per-source) ranking, 0 = first
-    "bm25",  # BM25 for the whole question, as a share of the library's best
+    "bm25",  # BM25 for the whole question, as a share of the library's (or the asked period's) best
     "vector",  # cosine similarity to the question (the similarity at the vector pool's end if beyond it)
     "source_bm25",  # best BM25, as a share of the best in that source, over the sources the question names
     "clause_bm25",  # best BM25, as a share of the best candidate's for that clause, over the question's clauses
@@ -93,7 +93,7 @@ def candidate_signals(
     source = np.zeros(len(ids), dtype=np.float32)
     for named in question.sources:
         source = np.maximum(source, index.relative_scores(
-            ids, named.stems, publishers=named.publishers, days=named.days, **params.keyword_scoring))
+            ids, named.stems, publishers=named.publishers, days=named.days, since=question.since, **params.keyword_scoring))
     # Per-stem BM25 of the candidates: clause scores and coverage without another pass over the library.
     gains, stems = index.term_matrix(ids, question.stems, **params.keyword_scoring)
     column = {stem: i for i, stem in enumerate(stems)}
@@ -109,7 +109,7 @@ def candidate_signals(
     return CandidateSignals(
         chunk_ids=ids,
         articles=articles,
-        bm25=index.relative_scores(ids, question.stems, **params.keyword_scoring),
+        bm25=index.relative_scores(ids, question.stems, since=question.since, **params.keyword_scoring),
         vector=np.array([similarity.get(cid, floor) for cid in ids], dtype=np.float32),
         source_bm25=source,
         clause_bm25=clause,

@@ -3,7 +3,8 @@
 Every stage of a search (candidates, fusion, re-ranking, the gate) reads the words it needs from
 one ``Question`` rather than cutting the text again. ``Question.parse`` reads the text alone;
 ``with_sources`` adds what depends on the library: the publishers and days it names
-(``retrieval.search.hints``), matched against the ones the library has.
+(``retrieval.search.hints``), matched against the ones the library has. A question about a period
+("this week") carries its first day (``since``), its time words already taken out of the text.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from retrieval.search.hints import source_hints
 from retrieval.text.terms import query_terms, tokens
@@ -56,13 +58,16 @@ class Question:
     words: Words
     clauses: tuple[Words, ...]  # each tends to paraphrase one fact in one article
     sources: tuple[NamedSource, ...] = ()  # filled in by ``with_sources``
+    # Only articles published on or after this day count (None: all); every candidate list keeps to
+    # them. Read from the question's time words by ``retrieval.search.recency.recency_window``.
+    since: date | None = None
 
     @classmethod
-    def parse(cls, text: str) -> Question:
+    def parse(cls, text: str, since: date | None = None) -> Question:
         words = Words.of(text)
         parts = (Words.of(part.strip()) for part in _CLAUSE.split(text))
         clauses = tuple(p for p in parts if len(p.terms) >= MIN_CLAUSE_TERMS) or (words,)
-        return cls(words, clauses)
+        return cls(words, clauses, since=since)
 
     @property
     def text(self) -> str:

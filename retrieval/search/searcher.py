@@ -1,9 +1,9 @@
 """Hybrid search: the stages of retrieval.search composed, from a question's text to Passages.
 
-The question is read once (``candidates.read_question``); its vector is computed, and the vector
-search run, in a worker thread while the keyword lists are made; the lists are fused, re-ranked
-when a ranker is set, and gated; only the passages finally returned have their text read from
-Chroma.
+The question is read once (``candidates.read_question``), with the period it asks about, if any;
+its vector is computed, and the vector search run, in a worker thread while the keyword lists are
+made; the lists are fused, re-ranked when a ranker is set, and gated; only the passages finally
+returned have their text read from Chroma.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from functools import partial
 
 import numpy as np
@@ -55,10 +56,11 @@ class Searcher:
                 self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newsbot-question")
             return self._pool.submit(work)
 
-    def _embed_and_find_soon(self, library: str, text: str, n: int) -> tuple[Future, Future]:
-        """The question's vector and its ``n`` nearest chunks, both computed in one worker, one
-        after the other: Chroma's nearest search then overlaps the keyword searches. An embedding
-        that fails reaches the caller through both futures, and no vector search runs."""
+    def _embed_and_find_soon(self, library: str, text: str, n: int, since: date | None) -> tuple[Future, Future]:
+        """The question's vector and its ``n`` nearest chunks (of articles published since ``since``,
+        when given), both computed in one worker, one after the other: Chroma's nearest search then
+        overlaps the keyword searches. An embedding that fails reaches the caller through both
+        futures, and no vector search runs."""
         vector: Future = Future()
 
         def embed_then_find() -> Nearest:
@@ -68,18 +70,20 @@ class Searcher:
                 vector.set_exception(exc)
                 raise
             vector.set_result(found)
-            return self._store.nearest(library, found, n)
+            return self._store.nearest(library, found, n, since=since)
 
         return vector, self._soon(embed_then_find)
 
-    def search(self, library: str, query: str, params: SearchParams = SearchParams()) -> list[Passage]:
+    def search(self, library: str, query: str, params: SearchParams = SearchParams(), since: date | None = None) -> list[Passage]:
+        """Passages for ``query``; only from articles published on or after ``since``, when given."""
         reranks = self._ranker is not None and params.rerank
         if params.vector_weight:  # the re-ranker knows the similarity of the vector pool's chunks
-            vector, near = self._embed_and_find_soon(library, query, max(params.candidates, params.vector_pool if reranks else 0))
+            pool = max(params.candidates, params.vector_pool if reranks else 0)
+            vector, near = self._embed_and_find_soon(library, query, pool, since)
         else:
             vector, near = self._soon(lambda: _as_vector(self._embedder.embed(query))), None
         index = self._keyword_index(library)
-        question = read_question(index, query, params)
+        question = read_question(index, query, params, since)
         found = gather(index, question, params, near.result if near is not None else list)
         ranked = fuse(index, question, found, params)
         coverage = None  # the gate's word coverage of the ranked candidates, when re-ranking computed it

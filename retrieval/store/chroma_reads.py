@@ -54,13 +54,16 @@ class ChromaReads:
         return 0 if col is None else col.count()
 
     @chroma_call("searching")
-    def nearest(self, library: str, embedding: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine distance) of the ``n`` nearest chunks, without fetching their text
-        (most candidates are dropped later; the text of the few kept is read with ``get``)."""
+    def nearest(self, library: str, embedding: np.ndarray, n: int, *, since: date | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine distance) of the ``n`` nearest chunks (of articles published on or after
+        ``since``, when given), without fetching their text (most candidates are dropped later; the
+        text of the few kept is read with ``get``)."""
         vector = [np.asarray(embedding, dtype=np.float32)]
+        # Every dated chunk has carried its day as an integer since the first library was written.
+        where = None if since is None else {"published_int": {"$gte": int(since.strftime("%Y%m%d"))}}
 
         def read(col) -> list[tuple[str, float]]:
-            res = col.query(query_embeddings=vector, n_results=max(1, n), include=["distances"])
+            res = col.query(query_embeddings=vector, n_results=max(1, n), where=where, include=["distances"])
             return list(zip(res["ids"][0], (float(d) for d in res["distances"][0])))
 
         return self._read(library, read, [])

@@ -11,6 +11,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from retrieval.store.bm25 import Bm25
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.keyword_file import SKIP, KeywordFile
+from retrieval.store.keyword_layout import REMOVED, Layout
 
 __all__ = ["KeywordHit", "KeywordIndex", "share_of_terms"]
 
@@ -41,7 +43,7 @@ class KeywordIndex:
         self._meta: dict[int, tuple[str, str, str | None, int | None]] = {}  # rowid -> chunk, article, publisher, day
         self._by_chunk: dict[str, tuple[str, str | None, int | None]] = {}  # chunk id -> article, publisher, day
         self._loaded: str | None = None  # the file's version the arrays were loaded at
-        self._layout: _Layout | None = None
+        self._layout: Layout | None = None
         self._cache: OrderedDict[object, np.ndarray] = OrderedDict()  # a question's last few score arrays
         self._slot_of: dict[str, int] = {}
         self._masks: dict[tuple, np.ndarray] = {}
@@ -79,7 +81,7 @@ class KeywordIndex:
                 docs.append((rowid, np.frombuffer(blob, dtype=np.int32), title_len, body_len))
             self._bm25.add(docs)
         # Removed documents keep their slots (score 0, never returned) until the BM25 arrays merge.
-        self._layout = _Layout.of([self._meta.get(int(k), _REMOVED) for k in self._bm25.keys])
+        self._layout = Layout.of([self._meta.get(int(k), REMOVED) for k in self._bm25.keys])
         self._slot_of = {cid: slot for slot, cid in enumerate(self._layout.chunk_ids) if cid}
         self._cache.clear()
         self._masks.clear()
@@ -95,10 +97,7 @@ class KeywordIndex:
         with self._lock:
             self._refresh()
             if self._facets is None:
-                lay, alive = self._layout, self._bm25.alive
-                names = list(lay.codes)
-                publishers = {names[c] for c in np.unique(lay.publisher_codes[alive]).tolist()}
-                self._facets = sorted(publishers - {""}), sorted(set(lay.days[alive].tolist()) - {0})
+                self._facets = self._layout.facets(self._bm25.alive)
             return self._facets
 
     def within(self, chunk_ids: Sequence[str], publishers: Sequence[str] = (), days: Sequence[int] = ()) -> list[str]:
@@ -142,21 +141,16 @@ class KeywordIndex:
             self._cache.popitem(last=False)
         return scores
 
-    def _mask(self, publishers: Sequence[str], days: Sequence[int]) -> np.ndarray | None:
-        """Slots from one of ``publishers`` and on one of ``days`` (None: no restriction). A question's
-        sub-searches and re-ranking ask for the same few masks: they are kept until the next load."""
-        if not publishers and not days:
+    def _mask(self, publishers: Sequence[str], days: Sequence[int], since: date | None) -> np.ndarray | None:
+        """Slots from one of ``publishers``, on one of ``days`` and published on or after ``since``
+        (None: no restriction). A question's sub-searches and re-ranking ask for the same few masks:
+        they are kept until the next load."""
+        if not publishers and not days and since is None:
             return None
-        key = (tuple(sorted(publishers)), tuple(sorted(days)))
+        key = (tuple(sorted(publishers)), tuple(sorted(days)), since)
         mask = self._masks.get(key)
         if mask is None:
-            lay = self._layout
-            mask = np.ones(len(lay.days), dtype=bool)
-            if publishers:
-                codes = [lay.codes[p] for p in publishers if p in lay.codes]
-                mask &= np.isin(lay.publisher_codes, codes)
-            if days:
-                mask &= np.isin(lay.days, list(days))
+            mask = self._layout.mask(publishers, days, since)
             if len(self._masks) >= CACHED_SCORES:
                 self._masks.clear()
             self._masks[key] = mask
@@ -169,12 +163,14 @@ class KeywordIndex:
         *,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
+        since: date | None = None,
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
         sync: bool = True,
     ) -> list[KeywordHit]:
         """Best ``n`` chunks by BM25 for ``stems`` (a stem given twice counts twice), optionally
-        only those from ``publishers`` and/or on ``days`` (yyyymmdd). ``bm25`` overrides the index's
+        only those from ``publishers``, on ``days`` (yyyymmdd) and/or of articles published on or
+        after ``since``. ``bm25`` overrides the index's
         (k1, b). ``sync=False`` skips the check against Chroma (for a search that has just made it)."""
         if sync:
             self.sync()
@@ -183,7 +179,7 @@ class KeywordIndex:
             scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return []
-            slots = self._bm25.top(scores, n, self._mask(publishers, days))
+            slots = self._bm25.top(scores, n, self._mask(publishers, days, since))
             return [KeywordHit(self._layout.chunk_ids[s], float(scores[s])) for s in slots]
 
     # -- what re-ranking needs to know about candidates (call after a search: no sync) ---------
@@ -197,18 +193,19 @@ class KeywordIndex:
         *,
         publishers: Sequence[str] = (),
         days: Sequence[int] = (),
+        since: date | None = None,
         title_weight: float = 0.5,
         bm25: tuple[float, float] | None = None,
     ) -> np.ndarray:
         """BM25 of each chunk for ``stems`` as a share of the best any chunk gets (among those from
-        ``publishers`` / on ``days``, when given; chunks outside them get 0)."""
+        ``publishers`` / on ``days`` / published since ``since``, when given; others get 0)."""
         with self._lock:
             self._refresh()
             out = np.zeros(len(chunk_ids), dtype=np.float32)
             scores = self._scores(stems, title_weight, bm25)
             if scores is None or len(scores) == 0:
                 return out
-            mask = self._mask(publishers, days)
+            mask = self._mask(publishers, days, since)
             if mask is not None:
                 scores = np.where(mask, scores, 0.0)
             best = float(scores.max())
@@ -276,29 +273,3 @@ def share_of_terms(present: np.ndarray, stems: Sequence[str], term_stems: Sequen
     for each in term_stems:
         out += present[:, [column[t] for t in each if t not in SKIP]].all(axis=1)
     return out / len(term_stems)
-
-
-
-_REMOVED = ("", "", None, None)  # layout of a removed document's slot
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """What each BM25 slot is: its chunk id, publisher (a code into ``names``; "" if none) and day
-    (0 if none). Publishers are codes so that restricting a search to some is an integer ``isin``."""
-
-    chunk_ids: np.ndarray
-    publisher_codes: np.ndarray
-    codes: dict[str, int]
-    days: np.ndarray
-
-    @classmethod
-    def of(cls, meta: Sequence[tuple[str, str, str | None, int | None]]) -> _Layout:
-        codes: dict[str, int] = {}
-        publisher_codes = np.array([codes.setdefault(m[2] or "", len(codes)) for m in meta], dtype=np.int32)
-        return cls(
-            chunk_ids=np.array([m[0] for m in meta], dtype=object),
-            publisher_codes=publisher_codes,
-            codes=codes,
-            days=np.array([m[3] or 0 for m in meta], dtype=np.int64),
-        )
