@@ -154,6 +154,15 @@ class NewsService:
         )
         return self.searcher.search(library, query, params)
 
+    def _search_for_answer(self, library: str, query: str) -> tuple[list[Passage], list[str]]:
+        """The passages, and the library's publishers (a question naming another is refused)."""
+        passages = self.search(library, query)
+        return passages, self.publishers(library) if passages else []
+
+    def publishers(self, library: str) -> list[str]:
+        """The publishers the library holds articles from. Blocking."""
+        return self.keyword_index(library).facets(sync=False)[0]
+
     async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
@@ -161,8 +170,8 @@ class NewsService:
         yield AnswerStatus(Stage.SEARCHING)
         # A follow-up ("and when was that?") is searched together with the turns before it.
         query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [text])
-        passages = await asyncio.to_thread(self.search, library, query)
-        async for event in self.answerer.stream(text, passages, history):
+        passages, publishers = await asyncio.to_thread(self._search_for_answer, library, query)
+        async for event in self.answerer.stream(text, passages, history, publishers=publishers):
             yield event
 
     # -- articles ----------------------------------------------------------------------------

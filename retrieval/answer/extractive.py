@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
+from retrieval.answer.injection import looks_like_instruction
 from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
 from retrieval.text.chunking import split_sentences
@@ -50,9 +51,10 @@ def _norm(text: str) -> str:
 
 
 def _usable(sentence: str, source: Source) -> bool:
-    """Skip short bits, headline or caption fragments and sentences cut at a chunk's start."""
+    """Skip short bits, headline or caption fragments, sentences cut at a chunk's start, and
+    instructions planted for assistants (they are data, never an answer)."""
     count = len(sentence_words(sentence))
-    if count < MIN_WORDS:
+    if count < MIN_WORDS or looks_like_instruction(sentence):
         return False
     norm = _norm(sentence)
     if norm and norm in _norm(source.title):
