@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from retrieval.models import Passage
 from retrieval.text.terms import ANSWER_STOPWORDS, MONTHS
 
-# Capitalised words that open or link questions rather than name something.
+# Capitalised words that open or link questions, titles and roles: they do not name something.
 _NOT_NAMES = frozenset(
     """according after again also although among based before between both considering could did do does
     during following from given has have how if in is it might not of on once please should since so than
     that the then these this those though to was were what when where whether which while who whom whose why
-    will with would yes no mr mrs ms dr prof sir q1 q2 q3 q4 i""".split()
+    will with would yes no mr mrs ms dr prof sir q1 q2 q3 q4 i ceo cfo cto coo""".split()
 ) | ANSWER_STOPWORDS | frozenset(MONTHS) | frozenset(m[:3] for m in MONTHS) | frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split()
 )
