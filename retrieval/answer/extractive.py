@@ -43,6 +43,8 @@ _PERSON = re.compile(
     r"chairman|chairwoman|director|ambassador|governor|mayor|analyst|spokesperson|spokesman|spokeswoman)\b",
     re.I,
 )
+# A full name: two or more capitalised words in a row, not at the sentence's start ("Sam Altman").
+_FULL_NAME = re.compile(r"(?<=\S\s)[A-Z][a-z]+(?:[-\s][A-Z][a-z]+)+")
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
 
 
@@ -87,7 +89,17 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
     return out
 
 
+# Titles as questions abbreviate them and articles spell them out.
+_TITLES = {"ceo": "chief executive", "cfo": "chief financial officer", "cto": "chief technology officer",
+           "coo": "chief operating officer"}
+
+
+def _spelled_out(question: str) -> str:
+    return re.sub(r"\b(CEO|CFO|CTO|COO)\b", lambda m: f"{m.group(1)} {_TITLES[m.group(1).lower()]}", question)
+
+
 def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
+    question = _spelled_out(question)
     q_words = list(dict.fromkeys(content_words(question)))
     if not q_words or not candidates:
         return [0.0] * len(candidates)
@@ -114,8 +126,14 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
             score += 0.3
         elif asks_amount and _NUMBER.search(c.text):
             score += 0.2
-        if asks_who and not _PERSON.search(c.text):
-            score *= 0.5  # a "who" question is not answered by a sentence that names nobody
+        if asks_who:
+            # A "who" question is answered by a sentence that names somebody, best in full and
+            # somebody the question itself does not name.
+            new_names = [n for n in _FULL_NAME.findall(c.text) if n.lower() not in question.lower()]
+            if new_names:
+                score += 0.15
+            elif not _PERSON.search(c.text):
+                score *= 0.5
         if _PRONOUN_START.match(c.text):
             score *= 0.8  # "He said …" reads badly without the sentence before it
         if len(c.words) > 45:
@@ -162,7 +180,29 @@ def pick_sentences(
         if any(len(mine & set(candidates[j].words)) / max(1, len(mine | set(candidates[j].words))) > 0.5 for j in picked):
             continue
         picked.append(i)
+    _add_asked_detail(question, candidates, picked, max_sentences)
     return [(candidates[i].text, candidates[i].source) for i in picked]
+
+
+def _add_asked_detail(question: str, candidates: Sequence[_Candidate], picked: list[int], limit: int) -> None:
+    """A "when" question whose best sentence has no date gets the sentence after it when that one
+    has the date ("… appointed Claire Ng." + "Ng will take over on 1 May."); likewise a number
+    for "how many / how much"."""
+    if re.search(r"\b(when|what (?:date|day|year|month|time))\b", question, re.I):
+        detail = _DATE
+    elif re.search(r"\bhow (?:many|much)\b", question, re.I):
+        detail = _NUMBER
+    else:
+        return
+    if not picked or detail.search(candidates[picked[0]].text):
+        return
+    best = picked[0]
+    after = best + 1
+    if after < len(candidates) and candidates[after].source == candidates[best].source and detail.search(candidates[after].text):
+        if after in picked:
+            return
+        del picked[limit - 1 :]
+        picked.insert(1, after)
 
 
 def _with_marker(sentence: str, number: int) -> str:
