@@ -40,7 +40,13 @@ class CheckedAnswer:
 def _sentences(raw: str) -> list[str]:
     """Sentences with their citations attached ("Fact. [1] Next." -> "Fact [1].", "Next.")."""
     moved = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", raw)
-    return [s for line in moved.splitlines() for s in split_sentences(line) if s.strip()]
+    out: list[str] = []
+    for piece in (s for line in moved.splitlines() for s in split_sentences(line) if s.strip()):
+        if out and not re.search(r"\w", strip_citations(piece)):  # markers split off after a quote: '…." [1].'
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def _words_of(texts: Sequence[str]) -> tuple[set[str], set[str]]:
@@ -73,6 +79,8 @@ def check_answer(raw: str, sources: Mapping[int, Source], passages: Sequence[Pas
     for sentence in _sentences(raw):
         text, cited = parse_citations(sentence, set(sources))
         bare = strip_citations(text)
+        if not re.search(r"\w", bare):
+            continue
         if repeats_planted(bare, planted):
             dropped_planted += 1
             continue
