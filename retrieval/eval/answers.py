@@ -76,8 +76,8 @@ def refused(answer: Answer) -> bool:
 
 def check_fired(answer: Answer) -> bool:
     """Whether the citation check removes anything from this answer: a model's raw text is checked
-    as the answerer did; a quoted (extractive) answer is checked against its own citations."""
-    if answer.mode is AnswerMode.LLM:
+    as the answerer did (also when quotes replaced it); a quoted answer against its own citations."""
+    if answer.raw:  # the model's answer, shown or replaced by quotes because nothing in it held up
         sources = {n: s for n, s, _ in number_sources(answer.passages)}
         return check_answer(answer.raw, sources, answer.passages).fired
     if answer.mode is AnswerMode.EXTRACTIVE:
