@@ -19,7 +19,7 @@ from retrieval.answer.injection import looks_like_instruction
 from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
 from retrieval.text.chunking import split_sentences
-from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
+from retrieval.text.terms import ANSWER_STOPWORDS, MONTHS, content_words, prefix_stem, sentence_words
 
 MIN_WORDS = 5
 
@@ -45,6 +45,13 @@ _PERSON = re.compile(
 )
 # A full name: two or more capitalised words in a row, not at the sentence's start ("Sam Altman").
 _FULL_NAME = re.compile(r"(?<=\S\s)[A-Z][a-z]+(?:[-\s][A-Z][a-z]+)+")
+_NAME_WORD = re.compile(r"(?<=\S\s)[A-Z][\w’'-]*[\w]")
+# Questions whose answer is a name: "who …", "which company …", "what organisation …".
+_ASKS_NAME = re.compile(
+    r"\b(?:who|whom|whose)\b|\b(?:which|what)\s+(?:[a-z-]+\s+){0,3}?(?:company|individual|person|organi[sz]ation|entity|"
+    r"firm|team|player|celebrity|star|figure|executive|athlete|club|brand|platform|country|city|group)\b",
+    re.I,
+)
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
 
 
@@ -114,6 +121,7 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
     asks_when = re.search(r"\b(when|what (?:date|day|year|month|time))\b", question, re.I) is not None
     asks_amount = re.search(r"\bhow (?:many|much|large|big|long)\b", question, re.I) is not None
     asks_who = re.search(r"\b(who|whom|whose)\b", question, re.I) is not None
+    bridge = _recurring_name(question, candidates) if _ASKS_NAME.search(question) else None
     scores = []
     for c in candidates:
         present = set(c.words)
@@ -134,12 +142,30 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
                 score += 0.15
             elif not _PERSON.search(c.text):
                 score *= 0.5
+        if bridge and re.search(rf"\b{re.escape(bridge)}\b", c.text):
+            score += 0.2
+            if any(bridge in n and n != bridge for n in _FULL_NAME.findall(c.text)):
+                score += 0.1  # named in full ("Sam Bankman-Fried", not "Bankman-Fried")
         if _PRONOUN_START.match(c.text):
             score *= 0.8  # "He said …" reads badly without the sentence before it
         if len(c.words) > 45:
             score *= 0.85
         scores.append(score)
     return scores
+
+
+def _recurring_name(question: str, candidates: Sequence[_Candidate]) -> str | None:
+    """The name, not in the question, that the most articles among the passages mention (at least
+    two): a question that describes someone through several articles is answered by the name they share."""
+    asked = question.lower()
+    articles: dict[str, set[str]] = {}
+    for c in candidates:
+        for name in set(_NAME_WORD.findall(c.text)):
+            name = re.sub(r"['’]s$", "", name)
+            if name.lower() not in asked and name.lower() not in ANSWER_STOPWORDS and len(name) > 2:
+                articles.setdefault(name, set()).add(c.source.article_id)
+    best = max(articles, key=lambda k: len(articles[k]), default=None)
+    return best if best is not None and len(articles[best]) >= 2 else None
 
 
 def _similarities(question: str, candidates: Sequence[_Candidate], embedder: Embedder) -> list[float]:

@@ -29,7 +29,7 @@ _NOT_NAMES = frozenset(
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # A run of capitalised words, linked by "of", "&", "de", "von" … ("Bank of America").
 _LINKS = frozenset({"of", "&", "de", "la", "le", "van", "von", "der", "du", "da", "del", "for"})
-# "European", "Australian", "Israeli": they describe, they do not name (the articles say "Europe").
+# "European", "Australian", "British" alone: they describe, they do not name (the articles say "Europe").
 _DEMONYM = re.compile(r"^[A-Z][a-z]{3,}(?:ean|ian|ish|ese)$")
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 
@@ -80,7 +80,10 @@ def question_names(question: str) -> list[Name]:
 # "a Bloomberg report". Such a name must be one of the library's publishers.
 _CAP_RUN = r"['‘\"“]?((?:[A-Z][\w.&'’-]*)(?:\s+(?:of|&|the|[A-Z][\w.&'’-]*))*)"
 _PUBLISHER_SPOTS = (
-    re.compile(rf"\b(?:article|report|piece|review|story|coverage|post|editorial|column)s?\s+(?:from|by|in|published by)\s+(?:the\s+)?{_CAP_RUN}"),
+    re.compile(
+        rf"\b(?:article|report|piece|review|story|coverage|post|editorial|column)s?\s+(?:from|by|in|published by)\s+"
+        rf"(?:the\s+)?{_CAP_RUN}"
+    ),
     re.compile(rf"\b(?:according to|reported by|published by|published in)\s+(?:the\s+)?{_CAP_RUN}"),
     re.compile(rf"\b(?:by|from|in|an?)\s+(?:the\s+)?{_CAP_RUN}['’\"”]?\s+(?:article|report|piece|review|story)s?\b"),
 )

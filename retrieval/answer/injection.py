@@ -24,7 +24,8 @@ _PATTERNS = [
     r"\b(?:ai|language model|assistant|chatbot|bot)s?\b[^.!?]{0,30}\b(?:must|should|shall)\s+(?:now\s+)?(?:reply|respond|answer|"
     r"say|output|ignore)\b",
     # German
-    r"\b(?:ignoriere|ignorieren\s+sie|vergiss|vergessen\s+sie)\b[^.!?]{0,40}\b(?:anweisungen|befehle|anordnungen|vorgaben|regeln)\b",
+    r"\b(?:ignoriere|ignorieren\s+sie|vergiss|vergessen\s+sie)\b[^.!?]{0,40}\b"
+    r"(?:anweisungen|befehle|anordnungen|vorgaben|regeln)\b",
     r"\b(?:antworte|antworten\s+sie)\s+(?:nur|ausschließlich|lediglich)\b|\bdu\s+bist\s+(?:jetzt|nun|ab\s+sofort)\b",
     # French
     r"\b(?:ignore[zr]?|oublie[zr]?)\b[^.!?]{0,40}\b(?:instructions|consignes|directives|règles)\b",

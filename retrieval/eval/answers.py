@@ -81,7 +81,10 @@ def check_fired(answer: Answer) -> bool:
         sources = {n: s for n, s, _ in number_sources(answer.passages)}
         return check_answer(answer.raw, sources, answer.passages).fired
     if answer.mode is AnswerMode.EXTRACTIVE:
-        return check_answer(answer.text, {c.number: c.source for c in answer.citations}, answer.passages).fired
+        # Each quote ends with its marker; a quote may hold several sentences ("… said. “…”").
+        sources = {c.number: c.source for c in answer.citations}
+        quotes = re.findall(r".+?\[\d+\][.!?\"”’)]*(?=\s|$)", answer.text)
+        return any(check_answer(q.strip(), sources, answer.passages).fired for q in quotes)
     return False
 
 
