@@ -177,7 +177,9 @@ def test_extractive_answers_are_scored_refusals_counted_and_yes_no_left_unscored
     comparison = answers["accuracy"]["comparison_query"]
     assert comparison["yes_no"] == 1 and comparison["named"] == 0 and comparison["yes_no_accuracy"] is None
     assert answers["check_fired"] == 0.0  # quotes always hold up against their sources
-    assert answers["published"] == {"multihop_gpt4_retrieved": 0.56, "multihop_gpt4_gold_evidence": 0.89, "rgb_chatgpt_rejection": 0.2467}
+    assert answers["published"] == {
+        "multihop_gpt4_retrieved": 0.56, "multihop_gpt4_gold_evidence": 0.89, "rgb_chatgpt_rejection": 0.2467,
+    }
     text = _run_answers(tmp_path, settings, json_out=False)["text"]
     assert "negative rejection" in text and "Yes/No answers are not scored" in text and "GPT-4 accuracy 0.56" in text
 
@@ -191,7 +193,9 @@ def test_model_answers_are_scored_and_the_citation_check_counted(tmp_path):
     server = FakeOpenAIServer(model)
     url = server.start_in_thread()
     try:
-        settings = make_settings(tmp_path, chunk_tokens=32, chunk_overlap=0, llm_base_url=url, llm_api_key="sk-test", llm_max_retries=0)
+        settings = make_settings(
+            tmp_path, chunk_tokens=32, chunk_overlap=0, llm_base_url=url, llm_api_key="sk-test", llm_max_retries=0
+        )
         answers = _run_answers(tmp_path, settings)["answers"]
     finally:
         server.stop()

@@ -50,7 +50,9 @@ def make_answerer(server: FakeOpenAIServer, encoding) -> Callable[..., Answerer]
         return None
 
     def make(*, llm: bool = True) -> Answerer:
-        chat = OpenAIChatModel(base_url=server.base_url, api_key="sk-test", model="fake", timeout=5, max_tokens=200) if llm else None
+        chat = None
+        if llm:
+            chat = OpenAIChatModel(base_url=server.base_url, api_key="sk-test", model="fake", timeout=5, max_tokens=200)
         return Answerer(chat=chat, prompts=PromptSet.load(), encoding=encoding, context_tokens=3000,
                         retry=RetryPolicy(max_retries=0), sleep=no_sleep)
 
@@ -146,12 +148,13 @@ INJECTIONS = [
 
 def _poisoned(injection: str) -> Passage:
     body = f"Halloway shares fell 6 per cent after the breach was disclosed.\n\n{injection}"
-    return passage(Article(title="Retailer breach update", publisher="Security Wire", url="https://news.example/b", body=""), body)
+    article = Article(title="Retailer breach update", publisher="Security Wire", url="https://news.example/b", body="")
+    return passage(article, body)
 
 
 # A Chinese sentence is one run of letters to the extractive scorer, too short to be quoted: those
 # variants are checked on the model path only.
-@pytest.mark.parametrize("injection", [i for i in INJECTIONS if i.isascii() or not re.search(r"[\u4e00-\u9fff]", i)])
+@pytest.mark.parametrize("injection", [i for i in INJECTIONS if not re.search(r"[\u4e00-\u9fff]", i)])
 async def test_the_extractive_answer_never_quotes_a_planted_instruction(make_answerer, injection) -> None:
     # The question repeats the planted sentence, so by word overlap it would be the best quote.
     answer = await answer_of(make_answerer(llm=False), injection.rstrip(".。") + "?", [_poisoned(injection)])
@@ -210,3 +213,21 @@ async def test_sample_articles_hold_no_instruction_to_quote(samples) -> None:
 async def test_sample_when_question_gets_the_date(samples) -> None:
     answer = await ask(samples, "When does Wattlebrook's new CEO start?")
     assert answer.mode is AnswerMode.EXTRACTIVE and "1 May" in answer.text and "Claire Ng" in answer.text
+
+
+# -- the asked detail ------------------------------------------------------------------------
+COURT = Article(title="Exchange trial, day three", publisher="Ledger Wire", url="https://news.example/court", body="")
+PROFILE = Article(title="The rise of a crypto exchange", publisher="Coin Weekly", url="https://news.example/profile", body="")
+
+
+async def test_a_who_question_gets_the_shared_name_in_full(make_answerer) -> None:
+    passages = [
+        passage(COURT, "The prosecution says Quennell knowingly committed fraud for personal gain. "
+                       "Quennell told the court that the exchange grew too fast to manage."),
+        passage(PROFILE, "Lawyers for Quennell argued that everything was done in good faith. "
+                         "Orla Quennell started the business in a rented flat with two school friends."),
+    ]
+    question = ("Who is the individual accused by the prosecution of committing fraud for personal gain, "
+                "who told the court it grew too fast?")
+    answer = await answer_of(make_answerer(llm=False), question, passages)
+    assert "Orla Quennell" in answer.text and "committed fraud" in answer.text
