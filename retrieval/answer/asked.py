@@ -93,8 +93,11 @@ def add_asked_detail(question: str, candidates: Sequence[Candidate], picked: lis
 
 
 def _in_full(text: str, name: str) -> bool:
-    """``name`` written with a first name before it ("Sam Bankman-Fried" for "Bankman-Fried")."""
-    return any(m.lower() not in ANSWER_STOPWORDS for m in re.findall(rf"\b([A-Z][a-z]+)[ -]{re.escape(name)}\b", text))
+    """``name`` written with another capitalised word of its name beside it ("Sam Bankman-Fried"
+    for "Bankman-Fried", "Alameda Research" for "Alameda")."""
+    escaped = re.escape(name)
+    beside = re.findall(rf"\b([A-Z][a-z]+)[ -]{escaped}\b", text) + re.findall(rf"\b{escaped}\s([A-Z][a-z]+)\b", text)
+    return any(word.lower() not in ANSWER_STOPWORDS for word in beside)
 
 
 def add_full_name(question: str, candidates: Sequence[Candidate], scores: Sequence[float], picked: list[int],

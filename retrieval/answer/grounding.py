@@ -114,8 +114,9 @@ class Refusal:
 
 
 # Share of the question's names (other than publishers) the passages must lack to refuse: a
-# multi-part question may name one thing its best passages leave out and still be answerable.
-MISSING_SHARE = 0.34
+# multi-part question may name a thing or two its best passages leave out and still be answerable,
+# while a question about something else altogether lacks most of its names (or its only one).
+MISSING_SHARE = 0.67
 
 
 def check_grounding(question: str, passages: Sequence[Passage], publishers: Iterable[str] = ()) -> Refusal | None:
