@@ -5,6 +5,7 @@ written in full). Used by the extractive answer to choose its sentences."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,12 +63,14 @@ def recurring_name(question: str, candidates: Sequence[Candidate]) -> str | None
     two): a question that describes someone through several articles is answered by the name they share."""
     asked = question.lower()
     articles: dict[str, set[str]] = {}
+    mentions: Counter[str] = Counter()
     for c in candidates:
-        for name in set(NAME_WORD.findall(c.text)):
+        for name in NAME_WORD.findall(c.text):
             name = re.sub(r"['’]s$", "", name)
             if name.lower() not in asked and name.lower() not in ANSWER_STOPWORDS and len(name) > 2:
                 articles.setdefault(name, set()).add(c.source.article_id)
-    best = max(articles, key=lambda k: len(articles[k]), default=None)
+                mentions[name] += 1
+    best = max(articles, key=lambda k: (len(articles[k]), mentions[k]), default=None)
     return best if best is not None and len(articles[best]) >= 2 else None
 
 
@@ -109,7 +112,7 @@ def add_full_name(question: str, candidates: Sequence[Candidate], scores: Sequen
     name = recurring_name(question, candidates)
     if name is None or any(_in_full(candidates[i].text, name) for i in picked):
         return
-    floor = 0.3 * scores[picked[0]]
+    floor = 0.2 * scores[picked[0]]
     options = [i for i, c in enumerate(candidates) if i not in picked and scores[i] >= floor and _in_full(c.text, name)]
     if options:
         del picked[limit - 1 :]
