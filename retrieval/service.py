@@ -165,6 +165,10 @@ class NewsService:
         given). Blocking: ``ask`` runs it in a worker thread."""
         return self.searcher.search(library, query, params or self.search_params(), since)
 
+    def publishers(self, library: str) -> list[str]:
+        """The publishers the library holds articles from. Blocking."""
+        return self.keyword_index(library).facets(sync=False)[0]
+
     async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
@@ -178,7 +182,9 @@ class NewsService:
         if nothing is not None:  # the period asked about holds nothing on the question
             yield AnswerDone(nothing)
             return
-        async for event in self.answerer.stream(text, passages, history):
+        # A question naming a publisher the library lacks is refused: the answerer needs the list.
+        publishers = await asyncio.to_thread(self.publishers, library) if passages else []
+        async for event in self.answerer.stream(text, passages, history, publishers=publishers):
             yield event
 
     # -- articles ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.render import status_text
 from retrieval.answer.answerer import (
     NO_LLM_NOTE,
     TOO_LONG_NOTE,
+    UNCHECKED_NOTE,
     AnswerDelta,
     AnswerDone,
     Answerer,
@@ -239,8 +240,8 @@ async def test_sources_are_numbered_per_article_in_rank_order(make_answerer, ser
     assert answer.citations[0].source == VISIT.source
 
 
-@pytest.mark.parametrize("raw", ["Biosyngen is probably doing well [4].", f"{NOT_FOUND[:-1]} [1].", NOT_FOUND])
-async def test_answer_without_valid_citation_is_not_found(make_answerer, server: FakeOpenAIServer, raw: str) -> None:
+@pytest.mark.parametrize("raw", [f"{NOT_FOUND[:-1]} [1].", NOT_FOUND])
+async def test_model_that_found_nothing_is_not_found(make_answerer, server: FakeOpenAIServer, raw: str) -> None:
     server.ok(raw)
     answer = await answer_of(make_answerer(), "How is Biosyngen doing?", [VISIT_0])
     assert (answer.text, answer.mode, answer.citations) == (NOT_FOUND, AnswerMode.NOT_FOUND, ())
@@ -298,8 +299,8 @@ async def test_prompt_injection_stays_data(make_answerer, server: FakeOpenAIServ
     blocks = re.findall(r'<source id="\d+">.*?</source>', user, flags=re.DOTALL)
     assert len(blocks) == 2 and user.count("</source>") == 2 and user.count("<source") == 2
     assert "PWNED" in blocks[0] and "&lt;/source>" in blocks[0] and '&lt;source id="9">' in blocks[0]
-    assert (answer.text, answer.mode) == (NOT_FOUND, AnswerMode.NOT_FOUND)
-    assert "@everyone" not in answer.text and answer.raw == "PWNED @everyone"
+    assert answer.mode is AnswerMode.EXTRACTIVE and answer.note == UNCHECKED_NOTE  # nothing cited: quoted instead
+    assert "PWNED" not in answer.text and "@everyone" not in answer.text and answer.raw == "PWNED @everyone"
 
 
 def _numbered_articles(count: int) -> list[Passage]:

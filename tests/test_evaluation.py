@@ -127,3 +127,82 @@ def test_end_to_end_through_the_real_service_reuses_its_library(tmp_path):
     assert rebuilt["library"]["reused"] is False
     table = _run(tmp_path, settings)["text"]
     assert "FactRecall@10" in table and "paper best" in table and "overall" in table
+
+
+# -- answers -----------------------------------------------------------------------------------
+def test_gold_answers_match_whole_words_after_punctuation_is_normalised():
+    from retrieval.eval.answers import contains_answer
+
+    assert contains_answer("Bankman-Fried's lawyers said [1].", "Bankman Fried")
+    assert contains_answer("It was Sam Altman, OpenAI's chief [1].", "sam altman")
+    assert not contains_answer("That is not true [1].", "No")
+    assert not contains_answer("Googleplex", "Google")
+
+
+ANSWER_QUERIES = [
+    {"query": "Who cut the ribbon when the Quokkaville harbour reopened, according to Harbour Times?",
+     "question_type": "inference_query", "answer": "Ilsa Brandt", "evidence_list": [{"fact": "Mayor Ilsa Brandt cut the ribbon at dawn."}]},
+    {"query": "Did Ledger Weekly link Brindlecorp's falling profit to the record copper prices it reported in February?",
+     "question_type": "comparison_query", "answer": "Yes",
+     "evidence_list": [{"fact": "Chief executive Omar Vale blamed higher copper prices."}, {"fact": "Copper prices climbed to a record in February."}]},
+    {"query": "What did a Bloomberg report say about Zephyrine's turbines?", "question_type": "null_query",
+     "answer": "Insufficient information.", "evidence_list": []},
+    {"query": "Which Vandelay Industries executive announced the latex merger?", "question_type": "null_query",
+     "answer": "Insufficient information.", "evidence_list": []},
+]
+PAPER = {"multihop_rag": {"table6_generation_accuracy": {"columns": ["retrieved_chunks", "ground_truth_evidence"], "GPT-4": [0.56, 0.89]}},
+         "rgb": {"negative_rejection_en_Rej_RejStar": {"ChatGPT": [24.67, 45.0]}}}
+
+
+def _run_answers(tmp_path, settings, *, json_out: bool = True) -> dict:
+    bench = tmp_path / "bench"
+    bench.mkdir(exist_ok=True)
+    corpus, queries = bench / "corpus.json", bench / "queries.json"
+    corpus.write_text(json.dumps([{"title": t, "source": s, "published_at": d + "T10:00:00+00:00", "url": f"https://news.example/{i}", "body": b} for i, (t, s, d, b) in enumerate(ARTICLES)]))
+    queries.write_text(json.dumps(ANSWER_QUERIES))
+    (tmp_path / "paper_results.json").write_text(json.dumps(PAPER))
+    args = argparse.Namespace(corpus=corpus, queries=queries, k=10, json=json_out, library="eval-test", limit=None)
+    out = io.StringIO()
+    assert cmd_eval(args, settings, Console(file=out, width=220)) == 0
+    return json.loads(out.getvalue()) if json_out else {"text": out.getvalue()}
+
+
+def test_extractive_answers_are_scored_refusals_counted_and_yes_no_left_unscored(tmp_path):
+    settings = make_settings(tmp_path, chunk_tokens=32, chunk_overlap=0)
+    answers = _run_answers(tmp_path, settings)["answers"]
+    assert answers["answered_by"] == "extractive"
+    assert answers["negative_rejection"] == {"null_queries": 2, "refused": 1.0}
+    assert answers["false_refusal"] == {"queries": 2, "refused": 0.0}
+    assert answers["accuracy"]["inference_query"]["accuracy"] == 1.0
+    comparison = answers["accuracy"]["comparison_query"]
+    assert comparison["yes_no"] == 1 and comparison["named"] == 0 and comparison["yes_no_accuracy"] is None
+    assert answers["check_fired"] == 0.0  # quotes always hold up against their sources
+    assert answers["published"] == {
+        "multihop_gpt4_retrieved": 0.56, "multihop_gpt4_gold_evidence": 0.89, "rgb_chatgpt_rejection": 0.2467,
+    }
+    text = _run_answers(tmp_path, settings, json_out=False)["text"]
+    assert "negative rejection" in text and "Yes/No answers are not scored" in text and "GPT-4 accuracy 0.56" in text
+
+
+def test_model_answers_are_scored_and_the_citation_check_counted(tmp_path):
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    def model(body: dict) -> str:  # cites one real source and one it invented
+        return "Mayor Ilsa Brandt cut the ribbon [1]. Yes, profits and copper are linked [1]. Zephyrine is bankrupt [9]."
+
+    server = FakeOpenAIServer(model)
+    url = server.start_in_thread()
+    try:
+        settings = make_settings(
+            tmp_path, chunk_tokens=32, chunk_overlap=0, llm_base_url=url, llm_api_key="sk-test", llm_max_retries=0
+        )
+        answers = _run_answers(tmp_path, settings)["answers"]
+    finally:
+        server.stop()
+    assert answers["answered_by"] == "llm"
+    assert answers["accuracy"]["inference_query"]["accuracy"] == 1.0
+    assert answers["accuracy"]["comparison_query"]["yes_no_accuracy"] is not None  # a model can say yes or no
+    assert answers["check_fired"] == 1.0  # the invented [9] sentence was dropped from every answer
+    assert answers["negative_rejection"]["refused"] == 1.0
+    asked = " ".join(m["content"] for body in server.chat_requests for m in body["messages"])
+    assert "Bloomberg" not in asked and "Vandelay" not in asked  # refused before any model call

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bot.cli.commands import open_service
 from bot.cli.terminal import progress_bar
+from retrieval.eval.answers import load_answer_queries
 from retrieval.eval.multihop import checked_queries, prepare_library, run_multihop
 from retrieval.eval.report import metric_names
 from retrieval.settings import Settings
@@ -18,12 +19,14 @@ from retrieval.settings import Settings
 
 def cmd_eval(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     queries = checked_queries(args.queries, k=args.k, limit=args.limit)
+    answer_queries = load_answer_queries(args.queries, limit=args.limit)
     service = open_service(settings, "eval")
 
     async def evaluate() -> dict:
         with progress_bar(console, "Ingesting the corpus") as update:
             built = await prepare_library(service, args.library, args.corpus, update)
-        return await run_multihop(service, queries, corpus=args.corpus, library=args.library, library_info=built, k=args.k)
+        return await run_multihop(service, queries, corpus=args.corpus, library=args.library, library_info=built, k=args.k,
+                                  answer_queries=answer_queries)
 
     try:
         report = asyncio.run(evaluate())
@@ -34,6 +37,38 @@ def cmd_eval(args: argparse.Namespace, settings: Settings, console: Console) -> 
     else:
         print_report(console, report)
     return 0
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def print_answers(console: Console, answers: dict) -> None:
+    """The answer figures: refusals, accuracy per question type, and the published anchors."""
+    table = Table(title=f"MultiHop-RAG answers ({answers['answered_by']})", box=None, pad_edge=False)
+    for column in ("question type", "n", "named", "contains gold", "yes/no", "yes/no accuracy"):
+        table.add_column(column, justify="left" if column == "question type" else "right")
+    for kind, row in answers["accuracy"].items():
+        table.add_row(kind.removesuffix("_query"), str(row["queries"]), str(row["named"]), _pct(row["accuracy"]),
+                      str(row["yes_no"]), _pct(row["yes_no_accuracy"]))
+    console.print(table)
+    rejection, false = answers["negative_rejection"], answers["false_refusal"]
+    lines = [
+        f"null queries refused (negative rejection): {_pct(rejection['refused'])} of {rejection['null_queries']}; "
+        f"answerable queries refused (false refusal): {_pct(false['refused'])} of {false['queries']}",
+        f"citation check removed a sentence or citation in {_pct(answers['check_fired'])} of the answers given",
+    ]
+    if answers["answered_by"] == "extractive":
+        lines.append("Yes/No answers are not scored: a quoted answer cannot say yes or no.")
+    published = answers.get("published")
+    if published:
+        lines.append(
+            f"published: MultiHop-RAG GPT-4 accuracy {published['multihop_gpt4_retrieved']:.2f} with retrieved chunks, "
+            f"{published['multihop_gpt4_gold_evidence']:.2f} with the gold evidence (Table 6); RGB negative rejection, "
+            f"ChatGPT: {published['rgb_chatgpt_rejection']:.4f}"
+        )
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
 
 
 def print_report(console: Console, report: dict) -> None:
@@ -74,3 +109,5 @@ def print_report(console: Console, report: dict) -> None:
         highlight=False,
         markup=False,
     )
+    if report.get("answers"):
+        print_answers(console, report["answers"])

@@ -1,9 +1,11 @@
 """Turn a question and ranked passages into a cited answer, streamed as events.
 
-No passages -> NOT_FOUND without calling the model. No model -> extractive answer. Model ->
-stream with retries; citations the model invents are dropped, the rest renumbered 1..n; no valid
-citation -> NOT_FOUND. A model that keeps failing -> extractive answer with a note. Never raises
-for LLM failures.
+No passages, or passages that lack the names the question asks about (``grounding``) -> NOT_FOUND
+without calling the model, with a note naming what is missing. No model -> extractive answer.
+Model -> stream with retries; the answer is checked sentence by sentence (``checking``): invented
+or unsupported citations are dropped, and so are sentences left without one. A model that says it
+found nothing -> NOT_FOUND; one that answered but whose answer keeps no cited sentence, or that
+keeps failing -> extractive answer with a note. Never raises for LLM failures.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from enum import Enum
 
 import tiktoken
 
-from retrieval.answer.citations import NOT_FOUND, number_sources, resolve_citations, strip_citations
+from retrieval.answer.checking import check_answer
+from retrieval.answer.citations import NOT_FOUND, number_sources, strip_citations
 from retrieval.answer.extractive import extractive_answer
+from retrieval.answer.grounding import check_grounding
 from retrieval.answer.llm import ChatModel, Delta, Message, Restart, RetryPolicy, stream_with_retries, within_deadline
 from retrieval.answer.prompts import PromptSet
 from retrieval.embed.base import Embedder
@@ -28,6 +32,9 @@ from retrieval.models import Answer, AnswerMode, Passage, Source
 log = logging.getLogger(__name__)
 
 NO_LLM_NOTE = "No LLM is configured, so this answer quotes the articles directly."
+UNCHECKED_NOTE = (
+    "The language model's answer could not be checked against the sources, so this answer quotes the articles directly."
+)
 TOO_LONG_NOTE = "The question is too long for the language model's context, so this answer quotes the articles directly."
 _MIN_TRUNCATED_TOKENS = 24
 
@@ -181,17 +188,35 @@ class Answerer:
             return not_found(note=note, passages=passages)
         return Answer(text=text, citations=citations, mode=AnswerMode.EXTRACTIVE, note=note, passages=tuple(passages))
 
-    def _finish(self, raw: str, prompt: Prompt) -> Answer:
-        text, citations = resolve_citations(raw, prompt.sources)
-        if not citations or strip_citations(text) == NOT_FOUND:
+    async def _finish(self, question: str, raw: str, prompt: Prompt) -> Answer:
+        if strip_citations(raw).strip() in ("", NOT_FOUND):
             return not_found(raw=raw, passages=prompt.passages)
-        return Answer(text=text, citations=citations, mode=AnswerMode.LLM, raw=raw, passages=prompt.passages)
+        checked = check_answer(raw, prompt.sources, prompt.passages)
+        if checked.fired:
+            log.info(
+                "model answer checked: %d uncited, %d unsupported citations, %d planted sentences dropped",
+                checked.uncited, checked.unsupported, checked.planted,
+            )
+        if not checked.citations or strip_citations(checked.text) == NOT_FOUND:
+            answer = await self._extractive(question, prompt.passages, UNCHECKED_NOTE)
+            return replace(answer, raw=raw)
+        return Answer(text=checked.text, citations=checked.citations, mode=AnswerMode.LLM, raw=raw, passages=prompt.passages)
 
     async def stream(
-        self, question: str, passages: Sequence[Passage], history: Sequence[tuple[str, str]] = ()
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        publishers: Sequence[str] = (),
     ) -> AsyncIterator[AnswerEvent]:
+        """``publishers``: the library's, so a question naming one it lacks is refused."""
         if not passages:
             yield AnswerDone(not_found())
+            return
+        refusal = check_grounding(question, passages, publishers)
+        if refusal is not None:
+            yield AnswerDone(not_found(note=refusal.note, passages=passages))
             return
         if self._chat is None:
             yield AnswerStatus(Stage.QUOTING)
@@ -226,4 +251,7 @@ class Answerer:
             yield AnswerStatus(Stage.QUOTING)
             yield AnswerDone(await self._extractive(question, passages, failure_note(exc)))
             return
-        yield AnswerDone(self._finish("".join(parts), prompt))
+        done = await self._finish(question, "".join(parts), prompt)
+        if done.mode is AnswerMode.EXTRACTIVE and parts:
+            yield AnswerReset()
+        yield AnswerDone(done)

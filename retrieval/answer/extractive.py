@@ -10,38 +10,31 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.answer.asked import (
+    ASKS_NAME,
+    DATE,
+    FULL_NAME,
+    NUMBER,
+    PERSON,
+    Candidate,
+    add_asked_detail,
+    add_full_name,
+    recurring_name,
+    spelled_out,
+)
 from retrieval.answer.citations import number_sources, resolve_citations, strip_citations
+from retrieval.answer.injection import looks_like_instruction
 from retrieval.embed.base import Embedder
 from retrieval.models import Citation, Passage, Source
 from retrieval.text.chunking import split_sentences
-from retrieval.text.terms import MONTHS, content_words, prefix_stem, sentence_words
+from retrieval.text.terms import content_words, prefix_stem, sentence_words
 
 MIN_WORDS = 5
 
 
-def _month_pattern(month: str) -> str:
-    """``jan(?:uary)?`` and so on; "may" only beside a day number (it is a common word), and
-    September also as "sept"."""
-    if month == "may":
-        return r"\d{1,2}\s+may|may\s+\d{1,2}"
-    if month == "september":
-        return r"sep(?:t(?:ember)?)?"
-    return f"{month[:3]}(?:{month[3:]})?"
-
-
-_MONTH_WORDS = "|".join(_month_pattern(m) for m in MONTHS)
-_DATE = re.compile(rf"\b(?:(?:19|20)\d\d|{_MONTH_WORDS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
-_NUMBER = re.compile(r"\d")
-# A sentence that names a person: an honorific or a role ("Mr. Loh", "Consul General", "chief executive").
-_PERSON = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame)\.?\s+[A-Z]|\b(?:chief executive|CEO|founder|minister|president|consul general|"
-    r"chairman|chairwoman|director|ambassador|governor|mayor|analyst|spokesperson|spokesman|spokeswoman)\b",
-    re.I,
-)
 _PRONOUN_START = re.compile(r"^(?:he|she|it|they|this|that|these|those|his|her|its|their)\b", re.I)
 
 
@@ -50,9 +43,10 @@ def _norm(text: str) -> str:
 
 
 def _usable(sentence: str, source: Source) -> bool:
-    """Skip short bits, headline or caption fragments and sentences cut at a chunk's start."""
+    """Skip short bits, headline or caption fragments, sentences cut at a chunk's start, and
+    instructions planted for assistants (they are data, never an answer)."""
     count = len(sentence_words(sentence))
-    if count < MIN_WORDS:
+    if count < MIN_WORDS or looks_like_instruction(sentence):
         return False
     norm = _norm(sentence)
     if norm and norm in _norm(source.title):
@@ -63,15 +57,7 @@ def _usable(sentence: str, source: Source) -> bool:
     return ends or count > 12
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    text: str
-    source: Source
-    rank: int
-    words: tuple[str, ...]
-
-
-def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
+def _candidates(passages: Sequence[Passage]) -> list[Candidate]:
     seen: set[str] = set()
     out = []
     for rank, passage in enumerate(passages):
@@ -81,11 +67,12 @@ def _candidates(passages: Sequence[Passage]) -> list[_Candidate]:
             if key in seen or not _usable(sentence, passage.source):
                 continue
             seen.add(key)
-            out.append(_Candidate(sentence, passage.source, rank, tuple(content_words(sentence))))
+            out.append(Candidate(sentence, passage.source, rank, tuple(content_words(sentence))))
     return out
 
 
-def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
+def _lexical(question: str, candidates: Sequence[Candidate]) -> list[float]:
+    question = spelled_out(question)
     q_words = list(dict.fromkeys(content_words(question)))
     if not q_words or not candidates:
         return [0.0] * len(candidates)
@@ -100,6 +87,7 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
     asks_when = re.search(r"\b(when|what (?:date|day|year|month|time))\b", question, re.I) is not None
     asks_amount = re.search(r"\bhow (?:many|much|large|big|long)\b", question, re.I) is not None
     asks_who = re.search(r"\b(who|whom|whose)\b", question, re.I) is not None
+    bridge = recurring_name(question, candidates) if ASKS_NAME.search(question) else None
     scores = []
     for c in candidates:
         present = set(c.words)
@@ -108,12 +96,22 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
         score /= total
         adjacent = set(zip(c.words, c.words[1:]))
         score += min(0.3, 0.1 * sum(1 for p in pairs if p in adjacent))
-        if asks_when and _DATE.search(c.text):
+        if asks_when and DATE.search(c.text):
             score += 0.3
-        elif asks_amount and _NUMBER.search(c.text):
+        elif asks_amount and NUMBER.search(c.text):
             score += 0.2
-        if asks_who and not _PERSON.search(c.text):
-            score *= 0.5  # a "who" question is not answered by a sentence that names nobody
+        if asks_who:
+            # A "who" question is answered by a sentence that names somebody, best in full and
+            # somebody the question itself does not name.
+            new_names = [n for n in FULL_NAME.findall(c.text) if n.lower() not in question.lower()]
+            if new_names:
+                score += 0.15
+            elif not PERSON.search(c.text):
+                score *= 0.5
+        if bridge and re.search(rf"\b{re.escape(bridge)}\b", c.text):
+            score += 0.2
+            if any(bridge in n and n != bridge for n in FULL_NAME.findall(c.text)):
+                score += 0.1  # named in full ("Sam Bankman-Fried", not "Bankman-Fried")
         if _PRONOUN_START.match(c.text):
             score *= 0.8  # "He said …" reads badly without the sentence before it
         if len(c.words) > 45:
@@ -122,7 +120,7 @@ def _lexical(question: str, candidates: Sequence[_Candidate]) -> list[float]:
     return scores
 
 
-def _similarities(question: str, candidates: Sequence[_Candidate], embedder: Embedder) -> list[float]:
+def _similarities(question: str, candidates: Sequence[Candidate], embedder: Embedder) -> list[float]:
     vectors = np.asarray(embedder.embed_batch([question, *[c.text for c in candidates]]), dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1)
     norms[norms == 0] = 1.0
@@ -160,6 +158,8 @@ def pick_sentences(
         if any(len(mine & set(candidates[j].words)) / max(1, len(mine | set(candidates[j].words))) > 0.5 for j in picked):
             continue
         picked.append(i)
+    add_full_name(question, candidates, scores, picked, max_sentences)
+    add_asked_detail(question, candidates, picked, max_sentences)
     return [(candidates[i].text, candidates[i].source) for i in picked]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.errors import InputError
-from retrieval.eval.report import build_report
+from retrieval.eval.answers import AnswerQuery, answer_all, answer_anchors, answer_report
+from retrieval.eval.report import build_report, find_paper_results
 from retrieval.eval.scores import EvalQuery, QueryScore, score_query
 from retrieval.ingest.extract import articles_from_json
 from retrieval.models import Article
@@ -123,14 +124,19 @@ def checked_queries(path: Path, *, k: int, limit: int | None = None) -> list[Eva
 
 
 async def run_multihop(
-    service: NewsService, queries: Sequence[EvalQuery], *, corpus: Path, library: str, library_info: dict, k: int
+    service: NewsService, queries: Sequence[EvalQuery], *, corpus: Path, library: str, library_info: dict, k: int,
+    answer_queries: Sequence[AnswerQuery] = (),
 ) -> dict:
-    """Search every query in ``library`` (built by ``prepare_library``, which gave ``library_info``)
-    and return the report."""
+    """Search every query in ``library`` (built by ``prepare_library``, which gave ``library_info``),
+    answer every one of ``answer_queries`` as a user would be answered, and return the report."""
     settings = service.settings
     params = SearchParams(k=k, per_article=settings.passages_per_article, min_similarity=None)
     scores, latencies = await asyncio.to_thread(evaluate, service, library, queries, k, params)
-    return build_report(
+    report = build_report(
         scores, latencies, k=k, settings=settings, params=asdict(params), library=library_info,
         embedder=service.embedder.description, corpus=corpus, reranked=settings.rerank and params.rerank,
     )
+    if answer_queries:
+        answered = await answer_all(service, library, answer_queries)
+        report["answers"] = answer_report(answered, answer_anchors(find_paper_results(corpus, settings)))
+    return report
