@@ -4,7 +4,7 @@
 the question without them (so "this week" is not searched for as words). A named period counts
 back from today: "today" is today, "yesterday" one day, "this/past/last week" 7 days, "month" 30,
 "year" 365, "last N days/weeks/months/years" N of them. Words that only ask for recent news
-("latest", "recent", "lately", "newest", "what's new", "anything new") mean the default window.
+("what's new", "the latest on X", "recent news", "... lately?") mean the default window.
 """
 
 from __future__ import annotations
@@ -23,13 +23,19 @@ _LEAD = r"(?:(?:in|over|during|within|from|for)\s+)?(?:the\s+)?"
 # Periods the question names, most specific first.
 _PERIODS = [
     re.compile(rf"\b{_LEAD}(?:last|past|previous)\s+{_COUNT}\s+{_UNIT}\b", re.IGNORECASE),
-    re.compile(rf"\b{_LEAD}(?:last|past|previous|this)\s+{_UNIT}\b", re.IGNORECASE),
-    re.compile(r"\b(?:so\s+far\s+)?(?P<word>today|yesterday)(?:'s)?\b", re.IGNORECASE),
+    re.compile(rf"\b{_LEAD}(?:last|past|this)\s+(?P<unit>day|week|month|year)\b(?!'s)", re.IGNORECASE),
+    # "today" in lower case, or opening the question: in "Business Today" it names a publisher.
+    re.compile(r"\b(?:so\s+far\s+)?(?P<word>today|yesterday)(?:'s)?\b"),
+    re.compile(r"^\s*(?:so\s+far\s+)?(?P<word>today|yesterday)(?:'s)?\b", re.IGNORECASE),
 ]
-# Words that ask for recent news without naming a period ("recent years" names no recent news).
+# Words that ask for recent news without naming a period: "what's new", "anything new", "the latest"
+# (on X, or alone), "latest/recent news or updates", and "recently"/"lately" closing the question.
+# Used to describe something ("its latest product", "recently discussed in ...") they ask for nothing.
 _VAGUE = re.compile(
-    r"\b(?:what(?:'s|’s|\s+is)\s+new|(?:anything|something)\s+new|(?:the\s+)?(?:very\s+)?"
-    r"(?:latest|newest|most\s+recent|recent(?:ly)?(?!\s+(?:years|decades))|lately))\b",
+    r"\b(?:what(?:'s|’s|\s+is)\s+new|(?:anything|something)\s+new"
+    r"|(?:the\s+)?(?:very\s+)?(?:latest|newest|most\s+recent|recent)"
+    r"(?=\s+(?:news|updates?|developments?|announcements?|headlines)\b|\s+(?:on|about)\b|\s*[?.!]*\s*$)"
+    r"|(?:recently|lately)(?=\s*[?.!]*\s*$))",
     re.IGNORECASE,
 )
 
