@@ -31,6 +31,7 @@ from tests.bot_fixtures import (
     wait_answer,
     wait_response,
 )
+from tests.fakes import FakeOpenAIServer
 from tests.processes import NEWSBOT, Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
 
 
@@ -193,21 +194,23 @@ def test_stats_and_reindex_count_the_same_chunks_and_the_library_still_answers(u
     assert asked.code == 0 and "Geelong" in asked.out and "[1]" in asked.out
 
 
-def test_the_first_ask_in_a_terminal_shows_a_progress_bar(user):
-    home, cwd = user
+def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """What ``newsbot ARGS`` writes to a terminal (a pseudo-terminal), escape sequences and all."""
     main, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        [str(NEWSBOT), "ask", "--library", "fresh", "Who visited Biosyngen?"],
-        stdin=terminal, stdout=terminal, stderr=terminal, env=user_env(home), cwd=cwd,
-    )
+    proc = subprocess.Popen([str(NEWSBOT), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=cwd)
     os.close(terminal)
     shown = b""
     with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
         while chunk := os.read(main, 65536):
             shown += chunk
     os.close(main)
-    assert proc.wait(timeout=60) == 0
-    text = shown.decode(errors="replace")
+    assert proc.wait(timeout=60) == 0, shown
+    return shown.decode(errors="replace")
+
+
+def test_the_first_ask_in_a_terminal_shows_a_progress_bar(user):
+    home, cwd = user
+    text = on_a_terminal(["ask", "--library", "fresh", "Who visited Biosyngen?"], user_env(home), cwd)
     bundled = len(list(DATA.glob("*.json")))
     assert re.search(rf"Adding the bundled articles.*━+.*\d+/{bundled}", text), text
     assert "Loh Tuck Keat" in text and "[1]" in text
@@ -232,3 +235,20 @@ def test_chroma_path_and_xdg_data_home_choose_the_folders(tmp_path):
     assert moved.code == 0 and moved.out.startswith("added"), moved.err  # a new, empty Chroma folder
     assert (tmp_path / "vectors" / "chroma.sqlite3").is_file()
     assert not (tmp_path / "home" / ".local").exists()
+
+
+def test_ask_in_a_terminal_streams_the_models_answer_as_it_arrives(user):
+    home, cwd = user
+    server = FakeOpenAIServer()
+    url = server.start_in_thread()
+    answer = "Loh Tuck Keat led the consuls general of seven ASEAN countries to Biosyngen on 27 May 2022 [1]."
+    try:
+        server.slow_stream(answer, every=0.15)
+        env = user_env(home, OPENAI_BASE_URL=url, OPENAI_API_KEY="sk-test", COLUMNS="200")
+        text = on_a_terminal(["ask", "Who visited Biosyngen?"], env, cwd)
+    finally:
+        server.stop()
+    # the text so far is redrawn while it arrives (a growing prefix), then printed once more in full
+    assert answer in text, text
+    assert all(answer[:n] in text for n in (20, 40, 60))
+    assert text.count("Loh Tuck Keat led") >= 3, text
