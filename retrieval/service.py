@@ -8,8 +8,6 @@ the callers that time them directly: the evaluation and bench/.
 from __future__ import annotations
 
 import asyncio
-import functools
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -23,10 +21,9 @@ from retrieval.components import build_chat_model, build_embedder, build_ingest_
 from retrieval.embed.background import LowPriorityEmbedder
 from retrieval.embed.base import Embedder
 from retrieval.errors import ConfigError, InputError
-from retrieval.ingest.extract import article_from_text, articles_from_file
-from retrieval.ingest.fetch import article_from_url
-from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
+from retrieval.ingest.gather import ReadReport
 from retrieval.ingest.pipeline import Ingestor, Progress
+from retrieval.ingest.reader import ArticleReader
 from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.recent import LatestArticles, RecentArticles
 from retrieval.search.params import Ranker, SearchParams
@@ -35,7 +32,7 @@ from retrieval.settings import Settings
 from retrieval.store.chroma import ChromaStore
 from retrieval.store.chroma_records import validate_library
 from retrieval.store.folder_lock import writable_folder
-from retrieval.store.keyword_index import KeywordIndex
+from retrieval.store.keyword_indexes import KeywordIndexes
 from retrieval.store.owners import OnWait, Owner
 from retrieval.text.tokens import get_encoding
 from retrieval.writer import LibraryWriter
@@ -71,20 +68,15 @@ class NewsService:
         self.ingestor = Ingestor(
             store, self.ingest_embedder, encoding, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap
         )
-        self._keyword: dict[str, KeywordIndex] = {}
-        self._keyword_lock = threading.Lock()  # questions arrive in several worker threads at once
+        self.keyword_index = KeywordIndexes(settings.data_dir / "keyword" / store.identity, store)
         self.writer = LibraryWriter(store, self.ingestor)  # one write at a time per library
+        self.reader = ArticleReader(settings)
         self.searcher = Searcher(store, embedder, self.keyword_index, ranker)
         self.recent = RecentArticles(store, self.search, self.search_params, today, settings.latest_days)
         self.answerer = Answerer(
-            chat=chat,
-            prompts=prompts,
-            encoding=encoding,
-            context_tokens=settings.context_tokens,
-            retry=RetryPolicy(max_retries=settings.llm_max_retries),
-            deadline=settings.llm_deadline,
-            embedder=embedder,
-            today=today,
+            chat=chat, prompts=prompts, encoding=encoding, context_tokens=settings.context_tokens,
+            retry=RetryPolicy(max_retries=settings.llm_max_retries), deadline=settings.llm_deadline,
+            embedder=embedder, today=today,
         )
 
     @classmethod
@@ -97,32 +89,11 @@ class NewsService:
         prompts = PromptSet.load(settings.prompts_dir)
         embedder = build_embedder(settings)
         store = ChromaStore.connect(
-            path=settings.resolved_chroma_path,
-            host=settings.chroma_host,
-            port=settings.chroma_port,
-            embedder_name=embedder.name,
-            owner=owner,
-            on_wait=on_wait,
-            lease_seconds=settings.write_lease_seconds,
+            path=settings.resolved_chroma_path, host=settings.chroma_host, port=settings.chroma_port,
+            embedder_name=embedder.name, owner=owner, on_wait=on_wait, lease_seconds=settings.write_lease_seconds,
         )
-        return cls(
-            settings,
-            store=store,
-            embedder=embedder,
-            encoding=encoding,
-            chat=build_chat_model(settings),
-            prompts=prompts,
-            ranker=build_ranker(settings),
-            ingest_embedder=build_ingest_embedder(settings),
-        )
-
-    def keyword_index(self, library: str) -> KeywordIndex:
-        with self._keyword_lock:
-            index = self._keyword.get(library)
-            if index is None:
-                path = self.settings.data_dir / "keyword" / self.store.identity / f"{validate_library(library)}.sqlite3"
-                index = self._keyword[library] = KeywordIndex(path, self.store, library)
-            return index
+        return cls(settings, store=store, embedder=embedder, encoding=encoding, chat=build_chat_model(settings),
+                   prompts=prompts, ranker=build_ranker(settings), ingest_embedder=build_ingest_embedder(settings))
 
     def warm(self) -> None:
         """Load the question embedder now rather than at the first question. Blocking; the model's
@@ -131,10 +102,7 @@ class NewsService:
 
     def close(self) -> None:
         self.searcher.close()
-        with self._keyword_lock:
-            for index in self._keyword.values():
-                index.close()
-            self._keyword.clear()
+        self.keyword_index.close()
         if isinstance(self.ingest_embedder, LowPriorityEmbedder):
             self.ingest_embedder.close()
         self.store.close()
@@ -210,53 +178,31 @@ class NewsService:
 
     async def read_paths(self, paths: Sequence[Path], **overrides: object) -> list[Article]:
         """The articles in files and folders (every supported file under a folder)."""
-        return await asyncio.to_thread(
-            articles_from_paths, paths, max_bytes=self.settings.max_article_bytes, **overrides
-        )
+        return await asyncio.to_thread(self.reader.paths, paths, **overrides)
 
     async def read_sources(self, sources: Sequence[str], **overrides: object) -> ReadReport:
-        """Articles from links, files and folders, each read on its own: the ones that cannot be
-        read are reported as failures rather than stopping the others."""
-        return await asyncio.to_thread(
-            read_sources, sources, read_url=functools.partial(self._read_url, **overrides),
-            max_bytes=self.settings.max_article_bytes, **overrides,
-        )
-
-    def _read_url(self, url: str, **overrides: object) -> Article:
-        s = self.settings
-        return article_from_url(
-            url,
-            timeout=s.fetch_timeout,
-            max_bytes=s.fetch_max_bytes,
-            allow_private=s.allow_private_urls,
-            max_article_bytes=s.max_article_bytes,
-            **overrides,
-        )
+        """Articles from links, files and folders; the ones that cannot be read are reported."""
+        return await asyncio.to_thread(self.reader.sources, sources, **overrides)
 
     async def read_url(self, url: str, **overrides: object) -> Article:
         """Fetch and extract one article with the configured limits."""
-        return await asyncio.to_thread(self._read_url, url, **overrides)
+        return await asyncio.to_thread(self.reader.url, url, **overrides)
 
-    async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None) -> IngestResult:
+    async def add_url(self, library: str, url: str, *, title: str | None = None, publisher: str | None = None,
+                      published: date | str | None = None) -> IngestResult:
         article = await self.read_url(url, title=title, publisher=publisher, published=published)
         return (await self.add_articles(library, [article]))[0]
 
-    async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, url: str | None = None) -> IngestResult:
-        article = article_from_text(
-            text, title=title, url=url, publisher=publisher, published=published, max_bytes=self.settings.max_article_bytes
-        )
+    async def add_text(self, library: str, text: str, *, title: str | None = None, publisher: str | None = None,
+                       published: date | str | None = None, url: str | None = None) -> IngestResult:
+        article = self.reader.text(text, title=title, publisher=publisher, published=published, url=url)
         return (await self.add_articles(library, [article]))[0]
 
-    async def add_file(self, library: str, filename: str, data: bytes, *, title: str | None = None, publisher: str | None = None, published: date | str | None = None, progress: Progress | None = None) -> list[IngestResult]:
-        articles = await asyncio.to_thread(
-            articles_from_file,
-            filename,
-            data,
-            max_bytes=self.settings.max_article_bytes,
-            title=title,
-            publisher=publisher,
-            published=published,
-        )
+    async def add_file(self, library: str, filename: str, data: bytes, *, title: str | None = None,
+                       publisher: str | None = None, published: date | str | None = None,
+                       progress: Progress | None = None) -> list[IngestResult]:
+        articles = await asyncio.to_thread(self.reader.file, filename, data, title=title, publisher=publisher,
+                                           published=published)
         return await self.add_articles(library, articles, progress)
 
     # -- libraries ---------------------------------------------------------------------------
@@ -290,12 +236,8 @@ class NewsService:
     async def stats(self, library: str) -> LibraryStats:
         def stats() -> LibraryStats:
             rows = self.store.articles(validate_library(library))
-            return LibraryStats(
-                library=library,
-                articles=len(rows),
-                chunks=sum(r.chunks for r in rows),
-                embedder=self.store.built_with(library) or self.embedder.name,
-            )
+            return LibraryStats(library=library, articles=len(rows), chunks=sum(r.chunks for r in rows),
+                                embedder=self.store.built_with(library) or self.embedder.name)
 
         return await asyncio.to_thread(stats)
 
