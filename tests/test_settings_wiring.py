@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.models import Article, AnswerMode
+from retrieval.models import AnswerMode, Article
 from retrieval.service import NewsService
 from retrieval.settings import Settings
 from tests.conftest import OFFLINE_DIR
