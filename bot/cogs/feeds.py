@@ -80,6 +80,7 @@ class FeedsCog(NewsCog, name="Feeds"):
         self.settings = settings
         self._wake = asyncio.Event()
         self._closing = False
+        self._polling = False  # a feed's poll is under way (in a worker thread)
         self._task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
@@ -90,7 +91,11 @@ class FeedsCog(NewsCog, name="Feeds"):
         self._closing = True
         self.feeds.stop()
         self._wake.set()
-        if self._task is not None:
+        if self._task is not None and not self._polling:
+            self._task.cancel()  # waiting (for the gateway, or for the next poll): nothing to finish
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        elif self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), self.settings.fetch_timeout + 30)
             except TimeoutError:
@@ -103,7 +108,11 @@ class FeedsCog(NewsCog, name="Feeds"):
         while not self._closing:
             try:
                 for feed in await self.feeds.due():
-                    report = None if self._closing else await self.feeds.poll(feed)
+                    self._polling = not self._closing
+                    try:
+                        report = await self.feeds.poll(feed) if self._polling else None
+                    finally:
+                        self._polling = False
                     if report is None:
                         break
                     await self._announce(report)
