@@ -9,14 +9,11 @@ from pathlib import PurePath
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.cogs.base import NewsCog
+from bot.cogs.base import ServiceCog
 from bot.errors import NO_MENTIONS
 from bot.permissions import library_for, require_manager
-from bot.protocols import AnswerService
 from bot.render import render_ingest
-from bot.settings import BotSettings
 from retrieval.errors import InputError
 from retrieval.ingest.dates import published_date
 from retrieval.ingest.decode import SUPPORTED_EXTENSIONS, SUPPORTED_LIST
@@ -65,12 +62,7 @@ class ProgressMessage:
                 await self._task
 
 
-class AddCog(NewsCog, name="Add"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
-        self.bot = bot
-        self.service = service
-        self.settings = settings
-
+class AddCog(ServiceCog, name="Add"):
     @app_commands.command(name="add", description="Add a news article to this server's library")
     @app_commands.describe(
         url="Link to the article",

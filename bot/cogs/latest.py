@@ -7,15 +7,12 @@ import textwrap
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.cogs.base import NewsCog
+from bot.cogs.base import ServiceCog
 from bot.cogs.library import PAGE_SIZE, PagerView
 from bot.errors import NO_MENTIONS
 from bot.permissions import library_for
-from bot.protocols import AnswerService
 from bot.render import MAX_CONTENT, neutralize_mentions
-from bot.settings import BotSettings
 from retrieval.models import ArticleSummary
 from retrieval.recent import LatestArticles
 
@@ -57,12 +54,7 @@ def render_latest(result: LatestArticles, page: int, *, limit: int = MAX_CONTENT
     return "\n".join([head, *(latest_line(r, room) for r in items)]) + foot, pages
 
 
-class LatestCog(NewsCog, name="Latest"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
-        self.bot = bot
-        self.service = service
-        self.settings = settings
-
+class LatestCog(ServiceCog, name="Latest"):
     @app_commands.command(name="latest", description="The newest articles in this server's library")
     @app_commands.describe(
         topic="Only articles about this (optional)",

@@ -8,14 +8,12 @@ from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
-from bot.cogs.base import NewsCog
+from bot.cogs.base import ServiceCog
 from bot.errors import NO_MENTIONS, log_error, user_message
 from bot.permissions import library_for, require_manager
 from bot.protocols import AnswerService
 from bot.render import neutralize_mentions, render_articles
-from bot.settings import BotSettings
 
 _log = logging.getLogger(__name__)
 PAGE_SIZE = 10
@@ -76,12 +74,7 @@ class PagerView(discord.ui.View):
             await interaction.response.send_message(user_message(error), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-class LibraryCog(NewsCog, name="Library"):
-    def __init__(self, bot: commands.Bot, *, service: AnswerService, settings: BotSettings) -> None:
-        self.bot = bot
-        self.service = service
-        self.settings = settings
-
+class LibraryCog(ServiceCog, name="Library"):
     @app_commands.command(name="articles", description="List the articles in this server's library")
     @app_commands.describe(page="Page number (10 articles per page)")
     async def articles(self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 100_000] = 1) -> None:
