@@ -112,7 +112,9 @@ def _pack(chunks: list[str], blocks: Sequence[str], limit: int) -> list[str]:
     return out
 
 
-def _clip(text: str, size: int) -> str:
+def clip(text: str, size: int) -> str:
+    """``text`` on one line, cut to ``size`` characters with "…" when longer."""
+    text = " ".join(text.split())
     return text if len(text) <= size else text[: size - 1].rstrip() + "…"
 
 
@@ -122,7 +124,7 @@ def source_line(citation: Citation, *, limit: int = 400) -> str:
     url = src.url.replace(">", "%3E").replace(" ", "%20") if src.url else None
     tail = f" <{url}>" if url else ""
     head = f"[{citation.number}] "
-    label = _clip(" ".join(src.label().split()), max(20, limit - len(head) - len(tail)))
+    label = clip(src.label(), max(20, limit - len(head) - len(tail)))
     return neutralize_mentions(f"{head}{label}{tail}")
 
 
@@ -184,7 +186,7 @@ def render_ingest(results: Sequence[IngestResult], *, limit: int = MAX_CONTENT, 
     lines = []
     for r in results[:shown]:
         chunks = "chunk" if r.chunks == 1 else "chunks"
-        title = _clip(" ".join(r.title.split()), 150)
+        title = clip(r.title, 150)
         lines.append(
             neutralize_mentions(f"• {title} — {r.chunks} {chunks}, {_STATUS_WORDS[r.status]} · `{r.article_id}`")
         )
@@ -220,9 +222,9 @@ def render_articles(
         src = item.source
         host = (urlsplit(src.url).hostname or "").removeprefix("www.") if src.url else ""
         prefix = f"`{src.article_id}` "
-        tail = f" · {item.chunks} chunk{'s' if item.chunks != 1 else ''}" + (f" · {_clip(host, 40)}" if host else "")
+        tail = f" · {item.chunks} chunk{'s' if item.chunks != 1 else ''}" + (f" · {clip(host, 40)}" if host else "")
         label = neutralize_mentions(" ".join(src.label().split()))
-        lines.append(prefix + _clip(label, max(room - len(prefix) - len(tail), 8)) + tail)
+        lines.append(prefix + clip(label, max(room - len(prefix) - len(tail), 8)) + tail)
     return "\n".join([head, *lines])[:limit]
 
 

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.cogs.base import NewsCog
 from bot.errors import NO_MENTIONS
 from bot.permissions import library_for, require_manager
-from bot.render import MAX_CONTENT, neutralize_mentions
+from bot.render import MAX_CONTENT, clip, neutralize_mentions
 from bot.settings import BotSettings
 from retrieval.feeds.poller import PollReport
 from retrieval.feeds.service import FeedService
@@ -26,17 +26,12 @@ MIN_WAIT = 1.0
 ERROR_CHARS = 200
 
 
-def _clip(text: str, size: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= size else text[: size - 1] + "…"
-
-
 def render_new_article(source: Source) -> str:
     """One post for a new article: title, publisher, date and its link (no embed preview)."""
     tail = ", ".join(p for p in (source.publisher, source.published.isoformat() if source.published else None) if p)
-    line = f"📰 **{discord.utils.escape_markdown(_clip(source.title, 300))}**"
+    line = f"📰 **{discord.utils.escape_markdown(clip(source.title, 300))}**"
     if tail:
-        line += f" — {discord.utils.escape_markdown(_clip(tail, 200))}"
+        line += f" — {discord.utils.escape_markdown(clip(tail, 200))}"
     if source.url and source.url.startswith(("http://", "https://")):
         line += f"\n<{source.url.replace('>', '%3E')}>"
     return neutralize_mentions(line)[:MAX_CONTENT]
@@ -44,10 +39,10 @@ def render_new_article(source: Source) -> str:
 
 def render_feed(feed: Feed) -> str:
     """One ``/feed list`` line: id, name, channel, and its health (last success, last error, next poll)."""
-    name = discord.utils.escape_markdown(_clip(feed.name, 120))
+    name = discord.utils.escape_markdown(clip(feed.name, 120))
     where = f" → <#{feed.channel_id}>" if feed.channel_id else ""
     if feed.last_error:
-        health = f"⚠️ failed {feed.failures}× in a row: {_clip(feed.last_error, ERROR_CHARS)}"
+        health = f"⚠️ failed {feed.failures}× in a row: {clip(feed.last_error, ERROR_CHARS)}"
         if feed.last_success:
             health += f" (last success <t:{int(feed.last_success)}:R>)"
     elif feed.last_success:
@@ -138,7 +133,7 @@ class FeedsCog(NewsCog, name="Feeds"):
             rest = len(report.added) - len(shown)
             if rest:
                 noun = "article" if rest == 1 else "articles"
-                name = discord.utils.escape_markdown(_clip(feed.name, 120))
+                name = discord.utils.escape_markdown(clip(feed.name, 120))
                 await channel.send(  # type: ignore[union-attr]
                     neutralize_mentions(f"…and {rest} more new {noun} from **{name}** (see `/articles`)."),
                     allowed_mentions=NO_MENTIONS,
@@ -154,7 +149,7 @@ class FeedsCog(NewsCog, name="Feeds"):
         require_manager(interaction, self.settings.discord_admin_role)
         await interaction.response.defer(thinking=True)
         feed = await self.feeds.follow(library, url, channel_id=channel.id if channel else None)
-        name = discord.utils.escape_markdown(_clip(feed.name, 200))
+        name = discord.utils.escape_markdown(clip(feed.name, 200))
         where = (f"its new articles will be posted in <#{channel.id}>" if channel
                  else "its new articles will be added without a post (give a channel to have them posted)")
         text = neutralize_mentions(f"Following **{name}** (feed `{feed.id}`): {where}. Checking it now…")
@@ -178,6 +173,6 @@ class FeedsCog(NewsCog, name="Feeds"):
         if feed is None:
             text = f"This server follows no feed `{id}`; `/feed list` shows the numbers."
         else:
-            name = discord.utils.escape_markdown(_clip(feed.name, 200))
+            name = discord.utils.escape_markdown(clip(feed.name, 200))
             text = neutralize_mentions(f"Stopped following **{name}** (feed `{id}`); its articles stay in the library.")
         await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
