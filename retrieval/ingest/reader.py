@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
+from retrieval.ingest.dates import DateLike
 from retrieval.ingest.extract import article_from_text, articles_from_file
 from retrieval.ingest.fetch import article_from_url
 from retrieval.ingest.gather import ReadReport, articles_from_paths, read_sources
 from retrieval.models import Article
 from retrieval.settings import Settings
-
-DateLike = date | str | None
 
 
 class ArticleReader:
