@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -161,3 +162,17 @@ def chroma_run(folder: Path, *, timeout: float = 60.0) -> Iterator[tuple[str, in
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    """What ``newsbot ARGS`` writes to a terminal (a pseudo-terminal), escape sequences and all."""
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen([str(NEWSBOT), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=cwd)
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
+        while chunk := os.read(main, 65536):
+            shown += chunk
+    os.close(main)
+    assert proc.wait(timeout=60) == 0, shown
+    return shown.decode(errors="replace")

@@ -6,12 +6,8 @@ temp folder; the working directory an unrelated folder without ``.env``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import pty
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +28,17 @@ from tests.bot_fixtures import (
     wait_response,
 )
 from tests.fakes import FakeOpenAIServer
-from tests.processes import NEWSBOT, Result, discord_env, newsbot, newsbot_run, stop, thread_nices, user_env, wait_connected
+from tests.processes import (
+    Result,
+    discord_env,
+    newsbot,
+    newsbot_run,
+    on_a_terminal,
+    stop,
+    thread_nices,
+    user_env,
+    wait_connected,
+)
 
 
 @pytest.fixture
@@ -192,20 +198,6 @@ def test_stats_and_reindex_count_the_same_chunks_and_the_library_still_answers(u
     assert cli(user, "stats", "--library", "rebuilt").out == stats.out
     asked = cli(user, "ask", "--library", "rebuilt", "Where did Fernhill Glass open a plant?")
     assert asked.code == 0 and "Geelong" in asked.out and "[1]" in asked.out
-
-
-def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
-    """What ``newsbot ARGS`` writes to a terminal (a pseudo-terminal), escape sequences and all."""
-    main, terminal = pty.openpty()
-    proc = subprocess.Popen([str(NEWSBOT), *args], stdin=terminal, stdout=terminal, stderr=terminal, env=env, cwd=cwd)
-    os.close(terminal)
-    shown = b""
-    with contextlib.suppress(OSError):  # EIO once the process has closed the terminal
-        while chunk := os.read(main, 65536):
-            shown += chunk
-    os.close(main)
-    assert proc.wait(timeout=60) == 0, shown
-    return shown.decode(errors="replace")
 
 
 def test_the_first_ask_in_a_terminal_shows_a_progress_bar(user):

@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import os
-import pty
 import re
 import socket
 import subprocess
@@ -42,6 +41,7 @@ from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, add_guilds, article, bot_se
 from tests.conftest import OFFLINE_DIR
 from tests.fakes import FakeOpenAIServer
 from tests.fakes.discord_server import FakeDiscord
+from tests.processes import on_a_terminal
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 
@@ -386,36 +386,15 @@ def test_the_answer_wraps_at_word_boundaries_and_keeps_urls_whole(library, colum
     assert f"    {BIOSYNGEN['url']}" in sources.splitlines()
 
 
-def on_a_terminal(args: list[str], home: Path, env: dict[str, str]) -> str:
-    """What ``newsbot`` writes to a terminal (a pseudo-terminal here), escape sequences and all."""
-    main, child = pty.openpty()
-    with subprocess.Popen([str(NEWSBOT), *args], cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=child,
-                          stderr=child) as proc:
-        os.close(child)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(main, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        code = proc.wait(60)
-    os.close(main)
-    assert code == 0, b"".join(chunks)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def test_the_seeding_progress_bar_shows_only_while_articles_are_added(tmp_path):
     home = tmp_path / "home"
     seeds = home / "seeds"
     seeds.mkdir(parents=True)
     (seeds / "visit.json").write_text(json.dumps(BIOSYNGEN))
     env = {**user_env(home, seeds), "TERM": "xterm", "COLUMNS": "100"}
-    first = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
+    first = on_a_terminal(["ask", "Who visited Biosyngen?"], env, home)
     assert "Adding the bundled articles" in first and "Loh Tuck Keat" in first
-    again = on_a_terminal(["ask", "Who visited Biosyngen?"], home, env)
+    again = on_a_terminal(["ask", "Who visited Biosyngen?"], env, home)
     assert "Loh Tuck Keat" in again
     assert "Adding the bundled articles" not in again
 
