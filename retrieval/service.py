@@ -24,7 +24,7 @@ from retrieval.errors import ConfigError, InputError
 from retrieval.ingest.gather import ReadReport
 from retrieval.ingest.pipeline import Ingestor, Progress
 from retrieval.ingest.reader import ArticleReader
-from retrieval.models import Article, ArticleSummary, IngestResult, LibraryStats, Passage
+from retrieval.models import Answer, Article, ArticleSummary, IngestResult, LibraryStats, Passage
 from retrieval.recent import LatestArticles, RecentArticles
 from retrieval.search.params import Ranker, SearchParams
 from retrieval.search.searcher import Searcher
@@ -137,6 +137,12 @@ class NewsService:
         """The publishers the library holds articles from. Blocking."""
         return self.keyword_index(library).facets(sync=False)[0]
 
+    def _find(self, library: str, query: str, since: date | None) -> tuple[list[Passage], Answer | None, list[str]]:
+        """The passages (or the answer that the period holds none), and the library's publishers: a
+        question naming one it lacks is refused. Blocking: one worker-thread trip for both."""
+        passages, nothing = self.recent.passages(library, query, since)
+        return passages, nothing, self.publishers(library) if passages else []
+
     async def ask(self, library: str, question: str, *, history: History = ()) -> AsyncIterator[AnswerEvent]:
         """Answer events: status lines, raw deltas (LLM only), resets, and the final Answer."""
         text = self.validate_question(question)
@@ -146,12 +152,10 @@ class NewsService:
         since, searched = self.recent.window(text)
         # A follow-up ("and when was that?") is searched together with the turns before it.
         query = " ".join([q for q, _ in history[-SEARCHED_TURNS:]] + [searched])
-        passages, nothing = await asyncio.to_thread(self.recent.passages, library, query, since)
+        passages, nothing, publishers = await asyncio.to_thread(self._find, library, query, since)
         if nothing is not None:  # the period asked about holds nothing on the question
             yield AnswerDone(nothing)
             return
-        # A question naming a publisher the library lacks is refused: the answerer needs the list.
-        publishers = await asyncio.to_thread(self.publishers, library) if passages else []
         async for event in self.answerer.stream(text, passages, history, publishers=publishers):
             yield event
 
