@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from importlib import metadata, resources
@@ -23,6 +22,7 @@ from retrieval.settings import PROJECT_ROOT, Settings, load_settings
 from tests.bot_fixtures import CAROL, CHAN_A, GUILD_A, add_guilds, content_of, wait_answer
 from tests.conftest import OFFLINE_DIR, make_service, make_settings
 from tests.fakes.discord_server import FakeDiscord
+from tests.processes import free_port
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")  # the console script of the venv running the tests
 BIOSYNGEN = json.loads((resources.files("retrieval.samples") / "01-biosyngen-asean-consuls-visit.json").read_text("utf-8"))
@@ -114,11 +114,6 @@ def test_the_installed_newsbot_answers_from_its_bundled_articles(wheel_venv: Pat
     assert f"[1] {BIOSYNGEN['title']} — {BIOSYNGEN['source']}, 2022-05-28" in sources
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def _heartbeat(url: str, proc: asyncio.subprocess.Process, timeout: float = 60) -> None:
     async with httpx.AsyncClient() as client:
@@ -145,7 +140,7 @@ async def test_the_installed_bot_adds_and_answers_through_a_chroma_server(wheel_
     own, driven through the loopback Discord: /add with text, /ask, then SIGTERM."""
     workdir = tmp_path / "work"
     workdir.mkdir()
-    port = _free_port()
+    port = free_port()
     chroma = await asyncio.create_subprocess_exec(
         wheel_venv / "bin" / "chroma", "run", "--path", tmp_path / "chroma", "--host", "127.0.0.1", "--port", str(port),
         cwd=workdir, env={"ANONYMIZED_TELEMETRY": "False"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +40,7 @@ from tests.bot_fixtures import BOB, CHAN_A, GUILD_A, add_guilds, article, bot_se
 from tests.conftest import OFFLINE_DIR
 from tests.fakes import FakeOpenAIServer
 from tests.fakes.discord_server import FakeDiscord
-from tests.processes import on_a_terminal
+from tests.processes import free_port, on_a_terminal
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
 
@@ -135,16 +134,11 @@ def test_a_redirect_to_javascript_data_or_mailto_is_one_line(home, redirects):
         assert code == 1 and f"redirected to a {scheme} link" in line and "http://" in line, line
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 # -- 2. newsbot run with the Discord API unreachable ------------------------------------------------
 def test_run_with_the_discord_api_unreachable_is_one_line_without_the_token(home):
     token = "MTE0.secret-token.XyZ123"
-    api = f"http://127.0.0.1:{closed_port()}/api/v10"
+    api = f"http://127.0.0.1:{free_port()}/api/v10"
     env = {"DISCORD_TOKEN": token, "DISCORD_API_BASE": api}
     code, out, err = newsbot(["run"], home, env=env, timeout=90)
     text = (out + err).decode()
@@ -424,7 +418,7 @@ def test_a_misspelt_setting_is_one_warning_line_from_the_environment_or_env_file
 
 
 def test_newsbot_run_also_logs_a_misspelt_setting(home):
-    env = {"DISCORD_TOKEN": "MTE0.secret-token.XyZ123", "DISCORD_API_BASE": f"http://127.0.0.1:{closed_port()}/api",
+    env = {"DISCORD_TOKEN": "MTE0.secret-token.XyZ123", "DISCORD_API_BASE": f"http://127.0.0.1:{free_port()}/api",
            "NEWSBOT_LLM_MODLE": "small"}
     code, _, err = newsbot(["run"], home, env=env, timeout=90)
     warning = "unknown setting NEWSBOT_LLM_MODLE (did you mean NEWSBOT_LLM_MODEL?); it is ignored."
